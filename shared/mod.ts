@@ -1,0 +1,1 @@
+/** mcdsl: the standard library every Metacircular service imports. @module */
