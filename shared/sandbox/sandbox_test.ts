@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import {
+  BlanketPermissionError,
+  ManifestError,
+  mergePermissionSets,
+  normalizeNetValue,
+  parseManifest,
+  resolveManifest,
+  toFlags,
+} from "./mod.ts";
+
+Deno.test("toFlags() emits one scoped flag per kind in a fixed order and nothing for empty kinds", () => {
+  assert.deepEqual(
+    toFlags({
+      env: ["PORT", "MCIAS_*"],
+      net: ["127.0.0.1:8443"],
+      read: ["/srv/mcias"],
+      write: [],
+      unstable: ["net"],
+    }),
+    [
+      "--allow-read=/srv/mcias",
+      "--allow-net=127.0.0.1:8443",
+      "--allow-env=PORT,MCIAS_*",
+      "--unstable-net",
+    ],
+  );
+  assert.deepEqual(toFlags({}), []);
+});
+
+Deno.test("toFlags() refuses blanket grants with a message naming the entry", () => {
+  const cases: [Parameters<typeof toFlags>[0], string][] = [
+    [{ read: ["/"] }, 'read permission "/": that is the whole file system'],
+    [{ write: ["*"] }, 'write permission "*"'],
+    [{ net: ["0.0.0.0"] }, 'net permission "0.0.0.0": that is every host'],
+    [{ env: ["*"] }, 'env permission "*"'],
+    [{ env: ["A-B"] }, "not a variable name"],
+    [{ run: ["*"] }, "every program"],
+    [{ read: [""] }, "empty"],
+    [{ read: ["/a,/b"] }, "comma"],
+    [{ sys: ["everything"] }, "not a Deno sys permission name"],
+    [{ unstable: ["ffi"] }, "not a known unstable feature"],
+  ];
+  for (const [set, text] of cases) {
+    assert.throws(
+      () => toFlags(set),
+      (e: Error) => e instanceof BlanketPermissionError && e.message.includes(text),
+      JSON.stringify(set),
+    );
+  }
+});
+
+Deno.test("mergePermissionSets() unions entries without duplicates", () => {
+  assert.deepEqual(
+    mergePermissionSets({ read: ["/a"], net: ["h:1"] }, { read: ["/a", "/b"] }, {}),
+    { read: ["/a", "/b"], net: ["h:1"] },
+  );
+});
+
+Deno.test("normalizeNetValue() handles listen addresses, URLs and unix sockets", () => {
+  assert.deepEqual(normalizeNetValue(":8443"), { net: "0.0.0.0:8443" });
+  assert.deepEqual(normalizeNetValue("127.0.0.1:9443"), { net: "127.0.0.1:9443" });
+  assert.deepEqual(normalizeNetValue("[::1]:53"), { net: "[::1]:53" });
+  assert.deepEqual(normalizeNetValue("https://mcias.example:8443/"), {
+    net: "mcias.example:8443",
+  });
+  assert.deepEqual(normalizeNetValue("https://mcias.example"), { net: "mcias.example:443" });
+  assert.deepEqual(normalizeNetValue("unix:///srv/p/admin.sock"), { socket: "/srv/p/admin.sock" });
+});
+
+Deno.test("resolveManifest() merges default and subcommand sets and drops empty placeholders", () => {
+  const manifest = parseManifest({
+    default: { read: ["${config}"], env: ["${config_env}"] },
+    server: { net: ["${server.listen_addr}", "${server.grpc_addr}"], write: ["${data_dir}"] },
+    restore: { read: ["${flag:from}"] },
+  }, "test");
+  const values: Record<string, string | string[]> = {
+    config: "/srv/x/x.toml",
+    config_env: ["PORT", "PORT_GRPC", "X_*"],
+    "server.listen_addr": "127.0.0.1:8443",
+    "server.grpc_addr": "",
+    data_dir: "/srv/x",
+    "flag:from": "/tmp/x.tar.zst",
+  };
+  assert.deepEqual(resolveManifest(manifest, "server", (n) => values[n]), {
+    read: ["/srv/x/x.toml"],
+    env: ["PORT", "PORT_GRPC", "X_*"],
+    net: ["127.0.0.1:8443"],
+    write: ["/srv/x"],
+  });
+  assert.deepEqual(resolveManifest(manifest, "restore", (n) => values[n]), {
+    read: ["/srv/x/x.toml", "/tmp/x.tar.zst"],
+    env: ["PORT", "PORT_GRPC", "X_*"],
+  });
+});
+
+Deno.test("resolveManifest() and parseManifest() reject unknown placeholders and kinds", () => {
+  assert.throws(
+    () => resolveManifest({ default: { read: ["${nope}"] } }, "server", () => undefined),
+    (e: Error) => e instanceof ManifestError && e.message.includes('named "nope"'),
+  );
+  assert.throws(
+    () => resolveManifest({ default: { read: ["${a}/b"] } }, "server", () => "x"),
+    /placeholder must be the whole entry/,
+  );
+  assert.throws(
+    () => parseManifest({ server: { all: ["x"] } }, "svc/deno.json"),
+    (e: Error) => e instanceof ManifestError && e.message.includes('"sandbox.server.all"'),
+  );
+  assert.throws(() => parseManifest([], "svc/deno.json"), /must be an object/);
+});
