@@ -1,0 +1,28 @@
+/**
+ * MCIAS integration: the client every service uses to log users in through
+ * MCIAS and to validate bearer tokens (cached 30 s, keyed by the SHA-256 of
+ * the token), the `Authorization: Bearer` parser and a Hono middleware that
+ * enforces an access level. Admin rights come only from the MCIAS `admin`
+ * role.
+ *
+ * ```ts ignore
+ * import { bearerToken, createAuthClient } from "@mc/mcdsl/auth";
+ *
+ * using mcias = createAuthClient({
+ *   serverUrl: "https://mcias.example:8443",
+ *   caCert: await Deno.readTextFile("/srv/mcr/ca.pem"),
+ *   serviceName: "mcr",
+ *   tags: ["env:prod"],
+ * });
+ * const { token } = await mcias.login({ username: "alice", password: "hunter2" });
+ * const info = await mcias.validate(token);
+ * ```
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./errors.ts";
+export * from "./token_cache.ts";
+export * from "./auth_client.ts";
+export * from "./bearer_token.ts";
+export * from "./require_access.ts";
