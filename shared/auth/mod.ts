@@ -25,4 +25,3 @@ export * from "./errors.ts";
 export * from "./token_cache.ts";
 export * from "./auth_client.ts";
 export * from "./bearer_token.ts";
-export * from "./require_access.ts";
