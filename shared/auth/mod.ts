@@ -1,9 +1,10 @@
 /**
  * MCIAS integration: the client every service uses to log users in through
  * MCIAS and to validate bearer tokens (cached 30 s, keyed by the SHA-256 of
- * the token), the `Authorization: Bearer` parser and a Hono middleware that
- * enforces an access level. Admin rights come only from the MCIAS `admin`
- * role.
+ * the token) and the `Authorization: Bearer` parser. Routes are guarded by
+ * `secureApp` in `@mc/mcdsl/httpserver` and gRPC methods by the interceptor
+ * map in `@mc/mcdsl/grpcserver`. Admin rights come only from the MCIAS
+ * `admin` role.
  *
  * ```ts ignore
  * import { bearerToken, createAuthClient } from "@mc/mcdsl/auth";
