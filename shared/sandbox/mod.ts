@@ -11,3 +11,4 @@
  */
 export * from "./manifest.ts";
 export * from "./permission_set.ts";
+export * from "./audit.ts";

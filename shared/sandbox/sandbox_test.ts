@@ -5,8 +5,10 @@ import {
   mergePermissionSets,
   normalizeNetValue,
   parseManifest,
+  readAudit,
   resolveManifest,
   toFlags,
+  undeclaredAccesses,
 } from "./mod.ts";
 
 Deno.test("toFlags() emits one scoped flag per kind in a fixed order and nothing for empty kinds", () => {
@@ -108,4 +110,46 @@ Deno.test("resolveManifest() and parseManifest() reject unknown placeholders and
     (e: Error) => e instanceof ManifestError && e.message.includes('"sandbox.server.all"'),
   );
   assert.throws(() => parseManifest([], "svc/deno.json"), /must be an object/);
+});
+
+Deno.test("readAudit() and undeclaredAccesses() report what a run touched beyond its set", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const audit = `${dir}/audit.jsonl`;
+    const script = `${dir}/probe.ts`;
+    await Deno.writeTextFile(
+      script,
+      `Deno.readTextFileSync(${JSON.stringify(script)});
+       try { Deno.readTextFileSync("/etc/hostname"); } catch { /* denied */ }
+       Deno.env.get("PROBE_LEVEL");
+       const l = Deno.listen({ hostname: "127.0.0.1", port: 0 }); l.close();`,
+    );
+    const flags = [`--allow-read=${dir}`, "--allow-env=PROBE_*", "--allow-net=127.0.0.1"];
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", ...flags, script],
+      env: { DENO_AUDIT_PERMISSIONS: audit },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    const entries = await readAudit(audit);
+    assert.ok(entries.some((e) => e.permission === "env" && e.value === "PROBE_LEVEL"));
+    assert.deepEqual(
+      undeclaredAccesses(entries, { read: [dir], env: ["PROBE_*"], net: ["127.0.0.1"] }),
+      [{ permission: "read", value: "/etc/hostname" }],
+    );
+    assert.deepEqual(
+      undeclaredAccesses(entries, { read: [dir, "/etc/hostname"], env: ["PROBE_*"] })
+        .map((e) => e.permission),
+      ["net"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("undeclaredAccesses() treats unix sockets as read and write of their path", () => {
+  const entries = [{ permission: "net", value: "unix:/srv/p/admin.sock" }];
+  assert.deepEqual(undeclaredAccesses(entries, { read: ["/srv/p"], write: ["/srv/p"] }), []);
+  assert.equal(undeclaredAccesses(entries, { read: ["/srv/p"] }).length, 1);
 });
