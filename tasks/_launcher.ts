@@ -6,8 +6,10 @@
  * @module
  */
 
-import { dirname, fromFileUrl, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { configEnvNames, loadConfig, type Schema } from "@mc/mcdsl/config";
+import { GRPC_CLIENT_ENV_NAMES, GRPC_SERVER_ENV_NAMES } from "@mc/mcdsl/grpcserver/env";
 import {
   parseManifest,
   type PermissionSet,
@@ -17,7 +19,7 @@ import {
 } from "@mc/mcdsl/sandbox";
 
 /** The repository root. */
-export const ROOT: string = resolve(dirname(fromFileUrl(import.meta.url)), "..");
+export const ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** A workspace member that is a service (it has a `"sandbox"` manifest). */
 export interface ServiceMember {
@@ -150,8 +152,11 @@ export async function planService(
   const member = await findService(name);
   const configArg = flagValue(args, "config");
   let config: string | undefined;
-  let lookup: (key: string) => string | string[] | undefined = (key) =>
-    key.startsWith("flag:") ? absolute(flagValue(args, key.slice(5))) : undefined;
+  let lookup: (key: string) => string | string[] | undefined = (key) => {
+    if (key === "grpc_env") return [...GRPC_SERVER_ENV_NAMES];
+    if (key === "grpc_client_env") return [...GRPC_CLIENT_ENV_NAMES];
+    return key.startsWith("flag:") ? absolute(flagValue(args, key.slice(5))) : undefined;
+  };
   if (configArg !== undefined) {
     config = resolve(configArg);
     const mod = await import(join(member.dir, "config.ts")) as ServiceConfigModule;

@@ -132,7 +132,11 @@ async function main(args: string[]): Promise<number> {
       for (const p of dev.DEV_PORTS) ports[p] = await freePort();
       const ctx: DevContext = {
         dataDir,
-        tls: { cert: join(certs, "cert.pem"), key: join(certs, "key.pem"), ca: join(certs, "ca.pem") },
+        tls: {
+          cert: join(certs, "cert.pem"),
+          key: join(certs, "key.pem"),
+          ca: join(certs, "ca.pem"),
+        },
         ports,
         endpoints,
       };
