@@ -66,7 +66,10 @@ async function waitHealthy(url: string, ca: string, child: Deno.ChildProcess, ms
         const res = await fetch(url, { client, signal: AbortSignal.timeout(1000) });
         await res.body?.cancel();
         if (res.ok) return;
-      } catch { /* not up yet */ }
+      } catch (e) {
+        if (e instanceof Deno.errors.NotCapable) throw e;
+        // not up yet
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {
@@ -153,8 +156,12 @@ async function main(args: string[]): Promise<number> {
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      child.stdout.pipeTo(log.writable, { preventClose: true }).catch(() => {});
-      child.stderr.pipeTo(log.writable).catch(() => {});
+      // Both streams go to one log file; a WritableStream takes one pipe at a
+      // time, so copy chunk by chunk.
+      const copy = async (stream: ReadableStream<Uint8Array>) => {
+        for await (const chunk of stream) await log.write(chunk);
+      };
+      Promise.all([copy(child.stdout), copy(child.stderr)]).finally(() => log.close());
       children.push({ name, child });
       await waitHealthy(dev.devHealthUrl(ctx), ca, child, 30_000).catch((e) => {
         throw new Error(`${name} ${e.message}: ${join(dataDir, `${name}.log`)}`);
