@@ -44,7 +44,7 @@ export interface DevModule {
   devNotes?(ctx: DevContext): Promise<string[]> | string[];
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = l.addr as Deno.NetAddr;
   l.close();
