@@ -45,6 +45,14 @@ async function compile(name: string, args: string[], outDir: string): Promise<nu
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(stderr);
+  const denort = Deno.env.get("DENORT_BIN");
+  if (code !== 0 && denort !== undefined && /Could not find denort/i.test(text)) {
+    console.error(text.trim());
+    console.error(
+      `\nerror: DENORT_BIN is set to "${denort}", which does not exist: point it at the denort binary of Deno ${DENO_VERSION}, or unset it to download one`,
+    );
+    return 1;
+  }
   if (code !== 0 && /denort|dl\.deno\.land|error sending request/i.test(text)) {
     console.error(text.trim());
     console.error(
