@@ -9,7 +9,15 @@ import { ROOT } from "../tasks/_launcher.ts";
 import { makeFixtureDir, run } from "./fixture/_testing.ts";
 
 function compile(config: string, output: string, env: Record<string, string> = {}) {
-  return run(Deno.execPath(), ["task", "compile", "fixture", "--config", config, "--output", output], {
+  return run(Deno.execPath(), [
+    "task",
+    "compile",
+    "fixture",
+    "--config",
+    config,
+    "--output",
+    output,
+  ], {
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
   });
@@ -21,7 +29,10 @@ Deno.test("deno task compile bakes the manifest's flags and names a missing DENO
     DENORT_BIN: join(dir.root, "no-such-denort"),
   });
   assert.equal(out.code, 1, out.stderr);
-  assert.match(out.stderr, new RegExp(`--allow-net=127\\.0\\.0\\.1:${dir.httpsPort},127\\.0\\.0\\.1:${dir.grpcPort}`));
+  assert.match(
+    out.stderr,
+    new RegExp(`--allow-net=127\\.0\\.0\\.1:${dir.httpsPort},127\\.0\\.0\\.1:${dir.grpcPort}`),
+  );
   assert.match(out.stderr, /--allow-read=\S*fixture\.toml/);
   assert.ok(!/--allow-all|-A |--allow-ffi/.test(out.stderr), out.stderr);
   assert.match(out.stderr, /DENORT_BIN is set to ".*no-such-denort", which does not exist/);
