@@ -304,6 +304,8 @@ export interface SsoAuthorizeRequest {
   codeChallenge?: string;
   /** Only `S256` is accepted. */
   codeChallengeMethod?: string;
+  /** The browser's address, kept with the code for the exchange's throttle and logs. */
+  remoteAddr?: string;
 }
 
 /** `POST /v1/sso/token`. */

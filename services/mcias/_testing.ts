@@ -1,0 +1,247 @@
+/**
+ * Test helpers: an MCIAS data directory with a dev PKI and a config on free
+ * ports, the real server started as a sandboxed process, `mciasctl`
+ * subcommands run under their declared flags, and an in-process core with
+ * cheap Argon2 parameters for unit tests.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseConfig } from "@mc/mcdsl/config";
+import { createDevPki, writeDevPki } from "@mc/mcdsl/tls";
+import { planService, type ServicePlan } from "../../tasks/_launcher.ts";
+import { CONFIG_SCHEMA, type McIasConfig, SERVICE } from "./config.ts";
+import { createMcIas, openMcIasDatabase } from "./core/mcias.ts";
+import type { McIas, SecondFactorCheck } from "./core/types.ts";
+
+/** A free loopback TCP port. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = l.addr as Deno.NetAddr;
+  l.close();
+  return port;
+}
+
+/** A temporary MCIAS data directory. */
+export interface McIasDir extends AsyncDisposable {
+  /** Holds everything; removed on dispose. */
+  root: string;
+  /** The data directory (`root/mcias`). */
+  dataDir: string;
+  /** The config file inside it. */
+  config: string;
+  /** CA certificate PEM to trust. */
+  ca: string;
+  /** HTTPS port in the config. */
+  httpsPort: number;
+  /** gRPC port in the config. */
+  grpcPort: number;
+  /** `https://localhost:<port>`. */
+  url: string;
+}
+
+/** Creates a data directory with certificates and a config on free ports. */
+export async function makeMcIasDir(extraToml = ""): Promise<McIasDir> {
+  const root = await Deno.makeTempDir({ prefix: "mcias_" });
+  const dataDir = join(root, "mcias");
+  await Deno.mkdir(join(dataDir, "certs"), { recursive: true });
+  const pki = await createDevPki();
+  const paths = await writeDevPki(join(dataDir, "certs"), pki);
+  const httpsPort = freePort();
+  const grpcPort = freePort();
+  const config = join(dataDir, "mcias.toml");
+  await Deno.writeTextFile(
+    config,
+    `[server]
+listen_addr = "127.0.0.1:${httpsPort}"
+grpc_addr = "127.0.0.1:${grpcPort}"
+tls_cert = "certs/cert.pem"
+tls_key = "certs/key.pem"
+
+[database]
+path = "mcias.db"
+
+[log]
+level = "warn"
+
+[auth]
+issuer = "https://localhost:${httpsPort}"
+${extraToml}`,
+  );
+  return {
+    root,
+    dataDir,
+    config,
+    ca: await Deno.readTextFile(paths.caCert),
+    httpsPort,
+    grpcPort,
+    url: `https://localhost:${httpsPort}`,
+    [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
+  };
+}
+
+/** An MCIAS process started under its declared flags. */
+export interface McIasProcess extends AsyncDisposable {
+  /** The plan it was started with (its exact flags). */
+  plan: ServicePlan;
+  /** Everything it wrote to stderr so far. */
+  stderr(): string;
+  /** Sends SIGTERM and waits; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+/**
+ * Starts `mciasctl server --config <config>` exactly as `deno task mcias`
+ * would, and waits until `/v1/health` answers.
+ */
+export async function startMcIasProcess(
+  dir: McIasDir,
+  env: Record<string, string> = {},
+): Promise<McIasProcess> {
+  const plan = await planService("mcias", "server", ["--config", dir.config]);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: plan.argv,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let err = "";
+  const decoder = new TextDecoder();
+  const pump = child.stderr.pipeTo(
+    new WritableStream({ write: (chunk) => void (err += decoder.decode(chunk)) }),
+  );
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const stop = async () => {
+    if (!exited) child.kill("SIGTERM");
+    const s = await status;
+    await pump;
+    return s.code;
+  };
+  const client = Deno.createHttpClient({ caCerts: [dir.ca] });
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (exited || Date.now() > deadline) {
+        await stop();
+        throw new Error(`mcias did not become healthy (exited: ${exited}):\n${err}`);
+      }
+      try {
+        const res = await fetch(`${dir.url}/v1/health`, {
+          client,
+          signal: AbortSignal.timeout(1000),
+        });
+        await res.body?.cancel();
+        if (res.ok) break;
+      } catch { /* not listening yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    client.close();
+  }
+  return {
+    plan,
+    stderr: () => err,
+    stop,
+    [Symbol.asyncDispose]: async () => void await stop(),
+  };
+}
+
+/** Runs a command and returns its exit code and output. */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(cmd, {
+    args,
+    env: options.env,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+/**
+ * Runs `mciasctl <subcommand> <args…> --config <dir.config>` under the
+ * subcommand's declared flags.
+ */
+export async function mciasctl(
+  dir: McIasDir,
+  args: string[],
+  stdin?: string,
+  env?: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string; plan: ServicePlan }> {
+  const [subcommand, ...rest] = args;
+  const plan = await planService("mcias", subcommand, [...rest, "--config", dir.config]);
+  return { ...await run(Deno.execPath(), plan.argv, { stdin, env }), plan };
+}
+
+/** A config for in-process tests (no file). */
+export function testConfig(extraToml = ""): McIasConfig {
+  return parseConfig(
+    `[server]
+listen_addr = "127.0.0.1:0"
+tls_cert = "/nonexistent/cert.pem"
+tls_key = "/nonexistent/key.pem"
+[database]
+path = "mcias.db"
+[auth]
+issuer = "https://mcias.test"
+${extraToml}`,
+    CONFIG_SCHEMA,
+    { service: SERVICE, env: () => undefined, baseDir: "/nonexistent" },
+  );
+}
+
+/** An in-process core on a temporary directory. */
+export interface TestCore extends AsyncDisposable {
+  /** The core. */
+  mcias: McIas;
+  /** The data directory. */
+  dataDir: string;
+  /** Database path. */
+  dbPath: string;
+  /** The fake clock: set `clock.now` (epoch ms) to move time. */
+  clock: { now: number };
+}
+
+/** Builds a core on a fresh temporary database with a fake clock. */
+export async function makeTestCore(
+  options: { extraToml?: string; secondFactor?: SecondFactorCheck } = {},
+): Promise<TestCore> {
+  const dataDir = await Deno.makeTempDir({ prefix: "mcias_core_" });
+  const dbPath = join(dataDir, "mcias.db");
+  const clock = { now: Date.now() };
+  const mcias = createMcIas({
+    db: openMcIasDatabase(dbPath),
+    dataDir,
+    config: testConfig(options.extraToml),
+    secondFactor: options.secondFactor,
+    now: () => new Date(clock.now),
+  });
+  return {
+    mcias,
+    dataDir,
+    dbPath,
+    clock,
+    async [Symbol.asyncDispose]() {
+      mcias.close();
+      await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}
