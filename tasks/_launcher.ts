@@ -21,6 +21,32 @@ import {
 /** The repository root. */
 export const ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+/**
+ * Deno's default `--allow-import` list (2.9.6, `deno run --help`): without
+ * any flag a sandboxed process may still `import()` code from these hosts,
+ * which loads code and leaks data in the URL. A bare `--deny-import` does
+ * not close it in 2.9.6 (the default list still downloads), so each host is
+ * denied by name; no other host is allowed without `--allow-import`.
+ */
+export const DEFAULT_IMPORT_HOSTS: readonly string[] = [
+  "deno.land:443",
+  "jsr.io:443",
+  "esm.sh:443",
+  "raw.esm.sh:443",
+  "cdn.jsdelivr.net:443",
+  "raw.githubusercontent.com:443",
+  "gist.githubusercontent.com:443",
+];
+
+/**
+ * Flags every sandboxed run gets besides its permissions: no remote
+ * imports, and no fetching of dependencies that are not already cached.
+ */
+export const NO_REMOTE_CODE_FLAGS: readonly string[] = [
+  `--deny-import=${DEFAULT_IMPORT_HOSTS.join(",")}`,
+  "--cached-only",
+];
+
 /** A workspace member that is a service (it has a `"sandbox"` manifest). */
 export interface ServiceMember {
   /** Service name, from the package name `@mc/<name>`. */
@@ -102,13 +128,52 @@ export async function findService(name: string): Promise<ServiceMember> {
   return member;
 }
 
-/** Value of `--name <v>` or `--name=<v>` in `args`. */
+// Short forms the services' CLIs give these options (`-c`, `-o`).
+const SHORT_FORMS: Readonly<Record<string, string>> = { config: "c", output: "o" };
+
+/**
+ * Value of `--name <v>` or `--name=<v>` in `args` (before a `--`).
+ *
+ * The service's CLI (`node:util` `parseArgs`) takes the last of repeated
+ * options and accepts short forms, so a value read any other way could
+ * grant permissions for one file while the service uses another: a repeated
+ * flag, or the short form (`-c`, `-o`, also `-c<v>` and in a group), is
+ * refused instead.
+ *
+ * @param args The arguments after the subcommand.
+ * @param name The long option name, without dashes.
+ * @returns The value, or `undefined` when the flag is absent.
+ * @throws {Error} When the flag is repeated or given in short form.
+ */
 export function flagValue(args: readonly string[], name: string): string | undefined {
+  const refuse = (found: string) =>
+    new Error(
+      `Cannot derive permissions: pass --${name} once, in long form (--${name} <value>); found ${found}`,
+    );
+  const short = SHORT_FORMS[name];
+  let value: string | undefined;
+  let seen = false;
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}`) return args[i + 1];
-    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+    const arg = args[i];
+    if (arg === "--") break;
+    let found: string | undefined;
+    if (arg === `--${name}`) {
+      found = args[++i];
+    } else if (arg.startsWith(`--${name}=`)) {
+      found = arg.slice(name.length + 3);
+    } else if (
+      short !== undefined && /^-[^-]/.test(arg) &&
+      /^[A-Za-z]*/.exec(arg.slice(1))![0].includes(short)
+    ) {
+      throw refuse(JSON.stringify(arg));
+    } else {
+      continue;
+    }
+    if (seen) throw refuse(`--${name} twice`);
+    seen = true;
+    value = found;
   }
-  return undefined;
+  return value;
 }
 
 function absolute(path: string | undefined): string {
@@ -187,7 +252,12 @@ export async function planService(
     }
     return value;
   });
-  const flags = [...(options.extraFlags ?? []), "--no-prompt", ...toFlags(permissions)];
+  const flags = [
+    ...(options.extraFlags ?? []),
+    "--no-prompt",
+    ...toFlags(permissions),
+    ...NO_REMOTE_CODE_FLAGS,
+  ];
   return {
     member,
     subcommand,

@@ -6,7 +6,21 @@
  * @module
  */
 
-import { planService } from "./_launcher.ts";
+import { NO_REMOTE_CODE_FLAGS, planService } from "./_launcher.ts";
+
+/**
+ * Whether the command line asks for help (or is a usage error), which runs
+ * with no permissions at all: `help`, `-h`, `--help`, or an option where
+ * the subcommand belongs.
+ *
+ * @param subcommand The word after the service name.
+ * @param rest The arguments after it.
+ * @returns `true` to run the CLI without permissions.
+ */
+export function isHelpRequest(subcommand: string | undefined, rest: readonly string[]): boolean {
+  return subcommand === undefined || subcommand === "help" || subcommand.startsWith("-") ||
+    rest.includes("--help") || rest.includes("-h");
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, subcommand, ...rest] = argv;
@@ -15,11 +29,11 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let args: string[];
-  if (subcommand === undefined || subcommand.startsWith("-") || rest.includes("--help")) {
+  if (isHelpRequest(subcommand, rest)) {
     // Help and usage errors need no capabilities.
     const { findService } = await import("./_launcher.ts");
     const member = await findService(name);
-    args = ["run", "--no-prompt", member.main, ...argv.slice(1)];
+    args = ["run", "--no-prompt", ...NO_REMOTE_CODE_FLAGS, member.main, ...argv.slice(1)];
   } else {
     args = (await planService(name, subcommand, rest)).argv;
   }

@@ -44,6 +44,28 @@ export interface DevModule {
   devNotes?(ctx: DevContext): Promise<string[]> | string[];
 }
 
+/**
+ * The environment for `up`'s children: the developer's, minus what would
+ * override the dev configs (`PORT`, `PORT_*`, `<SERVICE>_*`), which would
+ * otherwise move a service to `0.0.0.0:$PORT`. Deno itself still needs
+ * `HOME`, `PATH`, `DENO_DIR`, so the rest is kept.
+ *
+ * @param env The developer's environment.
+ * @param services The service names whose override prefixes are dropped.
+ * @returns A new environment.
+ */
+export function devEnv(
+  env: Readonly<Record<string, string>>,
+  services: readonly string[],
+): Record<string, string> {
+  const prefixes = ["PORT_", ...services.map((s) => `${s.toUpperCase().replaceAll("-", "_")}_`)];
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) =>
+      name !== "PORT" && !prefixes.some((prefix) => name.startsWith(prefix))
+    ),
+  );
+}
+
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = l.addr as Deno.NetAddr;
@@ -108,20 +130,24 @@ async function main(args: string[]): Promise<number> {
   const children: { name: string; child: Deno.ChildProcess }[] = [];
   const endpoints: Record<string, Record<string, string>> = {};
   const notes: string[] = [];
+  const env = devEnv(Deno.env.toObject(), members.map((m) => m.name));
   let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    console.log("\nstopping…");
-    for (const { child } of children.reverse()) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-    }
-    await Promise.all(children.map(({ child }) => child.status));
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    stopped ??= (async () => {
+      stopping = true;
+      console.log("\nstopping…");
+      // Newest first, on a copy: the list itself keeps start order.
+      for (const { child } of [...children].reverse()) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* already gone */ }
+      }
+      await Promise.all(children.map(({ child }) => child.status));
+    })();
+  const onSignal = () => void stop();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
 
   try {
     for (const { name, dev } of members) {
@@ -145,13 +171,23 @@ async function main(args: string[]): Promise<number> {
       };
       const configPath = join(dataDir, `${name}.toml`);
       await Deno.writeTextFile(configPath, dev.devConfig(ctx));
-      const plan = await planService(name, "server", ["--config", configPath]);
+      const plan = await planService(name, "server", ["--config", configPath], {
+        env: (n) => env[n],
+      });
       const log = await Deno.open(join(dataDir, `${name}.log`), {
         create: true,
         append: true,
       });
+      // A Ctrl-C during the awaits above must not leave this one running:
+      // nothing awaits between this check and the spawn.
+      if (stopping) {
+        log.close();
+        break;
+      }
       const child = new Deno.Command("deno", {
         args: plan.argv,
+        env,
+        clearEnv: true,
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -170,9 +206,17 @@ async function main(args: string[]): Promise<number> {
       notes.push(...(await dev.devNotes?.(ctx) ?? []));
     }
   } catch (e) {
-    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    if (!stopping) {
+      console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+      await stop();
+      return 1;
+    }
+  }
+  if (stopping) {
+    // Ctrl-C during start-up.
     await stop();
-    return 1;
+    console.log("stopped");
+    return 0;
   }
 
   console.log(`\nMetacircular is up (data in ${root}, trust ${join(pkiDir, "ca.pem")})\n`);

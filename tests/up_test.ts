@@ -6,13 +6,39 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ROOT } from "../tasks/_launcher.ts";
+import { devEnv } from "../tasks/up.ts";
+import { freePort } from "./fixture/_testing.ts";
+
+Deno.test("devEnv() drops the port and per-service overrides a developer's shell may hold", () => {
+  const env = {
+    HOME: "/home/dev",
+    PATH: "/usr/bin",
+    DENO_DIR: "/cache",
+    PORT: "8080",
+    PORT_REST: "8081",
+    PORT_GRPC: "9090",
+    FIXTURE_SERVER_LISTEN_ADDR: "0.0.0.0:1",
+    MC_PROXY_LOG_LEVEL: "debug",
+    FIXTURES: "kept",
+    PORTAL: "kept",
+  };
+  assert.deepEqual(devEnv(env, ["fixture", "mc-proxy"]), {
+    HOME: "/home/dev",
+    PATH: "/usr/bin",
+    DENO_DIR: "/cache",
+    FIXTURES: "kept",
+    PORTAL: "kept",
+  });
+  assert.equal(env.PORT, "8080", "the input is not modified");
+});
 
 Deno.test("deno task up starts every service, prints endpoints and stops on SIGINT", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "mc_up_" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "up", "--data-dir", dataDir],
     cwd: ROOT,
-    env: { NO_COLOR: "1" },
+    // A PORT in the developer's shell must not move the services.
+    env: { NO_COLOR: "1", PORT: String(freePort()), FIXTURE_SERVER_GRPC_ADDR: "0.0.0.0:1" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -6,7 +6,7 @@
 
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { pipeline } from "node:stream/promises";
 import { constants as zlibConstants, createZstdCompress } from "node:zlib";
@@ -40,7 +40,11 @@ export interface SkippedEntry {
 export interface SnapshotOptions {
   /** The service data directory, e.g. `/srv/mcns`. */
   dataDir: string;
-  /** The service name; the database copy is stored as `<service>.db`. */
+  /**
+   * The service name. The database copy is stored under the live database's
+   * path relative to `dataDir` (e.g. `store.sqlite`), or as `<service>.db`
+   * when that path is unknown or outside `dataDir`.
+   */
   service: string;
   /** The live database: an open connection (preferred: no second connection) or its path. */
   database: DatabaseSync | string;
@@ -83,7 +87,7 @@ export interface SnapshotResult {
 }
 
 const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const LIVE_DATABASE = /\.db(-wal|-shm|-journal)?$/;
+const LIVE_DATABASE = /\.(db|sqlite|sqlite3)(-wal|-shm|-journal)?$/;
 const CHUNK_BYTES = 256 * 1024;
 
 /**
@@ -91,10 +95,13 @@ const CHUNK_BYTES = 256 * 1024;
  * straight into a working service directory (see {@linkcode restore}).
  *
  * The archive holds everything under `dataDir` except live SQLite files
- * (`*.db`, `*.db-wal`, `*.db-shm`, `*.db-journal`, at any depth: copied
- * mid-write they would be torn) and the top-level `backups/` directory.
- * In their place it holds `<service>.db`, a consistent copy of `database`
- * made with {@linkcode backupDatabase} while the service keeps running.
+ * (`database` itself whatever its name, and `*.db`, `*.sqlite`, `*.sqlite3`
+ * with their `-wal`, `-shm`, `-journal`, at any depth: copied mid-write
+ * they would be torn) and the top-level `backups/` directory. In their
+ * place it holds a consistent copy of `database`, made with
+ * {@linkcode backupDatabase} while the service keeps running, under the
+ * database's own path relative to `dataDir` (`<service>.db` when that path
+ * is unknown or outside `dataDir`).
  * Other databases in the directory are therefore NOT archived; they are
  * listed in `skipped`.
  *
@@ -198,12 +205,26 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
   const tag = crypto.randomUUID().slice(0, 8);
   const dbCopy = join(tempDir, `.${service}.snapshot-${tag}.db`);
   const partial = join(dirname(output), `.${basename(output)}.partial-${tag}`);
+  // The copy goes where the live file is, so a restored service opens it
+  // under its configured `[database] path`; the live file and its journals
+  // are never archived, whatever their names.
+  const livePath = databasePath(database);
+  const rel = livePath === undefined ? undefined : relative(dataDir, livePath);
+  const entryName = rel === undefined || rel === "" || rel.startsWith("..") || isAbsolute(rel)
+    ? `${service}.db`
+    : rel.split(sep).join("/");
+  const live = livePath === undefined
+    ? new Set<string>()
+    : new Set(["", "-wal", "-shm", "-journal"].map((suffix) => livePath + suffix));
   try {
     await backupDatabase(database, dbCopy);
     const writer = new ArchiveWriter(partial, compressionLevel, onProgress);
     try {
-      const walker = new Walker(dataDir, writer, new Set([output, partial, dbCopy]));
-      await writer.addFile(`${service}.db`, dbCopy, await Deno.stat(dbCopy), 0o600);
+      const copy = { name: entryName, path: dbCopy, info: await Deno.stat(dbCopy) };
+      const walker = new Walker(dataDir, writer, new Set([output, partial, dbCopy]), live, copy);
+      // At the top level it comes first, as it always has; deeper, the
+      // walker adds it after its directory.
+      if (!entryName.includes("/")) await writer.addFile(entryName, dbCopy, copy.info, 0o600);
       await walker.walk("");
       walker.checkLinks();
       await writer.finish();
@@ -222,6 +243,14 @@ export async function snapshot(options: SnapshotOptions): Promise<SnapshotResult
   } finally {
     await removeQuietly(dbCopy);
   }
+}
+
+/** The live database file's absolute path, when it can be known. */
+function databasePath(database: DatabaseSync | string): string | undefined {
+  if (typeof database === "string") return resolve(database);
+  // node:sqlite's location() names the main database file; null in memory.
+  const location = (database as { location?: () => string | null }).location?.();
+  return typeof location === "string" && location !== "" ? resolve(location) : undefined;
 }
 
 /** Streams tar entries through zstd into a file. */
@@ -352,10 +381,23 @@ class Walker {
   #exclude: Set<string>;
   #links = new Map<string, string>();
 
-  constructor(root: string, writer: ArchiveWriter, exclude: Set<string>) {
+  #live: Set<string>;
+  #copy: { name: string; path: string; info: Deno.FileInfo };
+  #copyAdded: boolean;
+
+  constructor(
+    root: string,
+    writer: ArchiveWriter,
+    exclude: Set<string>,
+    live: Set<string>,
+    copy: { name: string; path: string; info: Deno.FileInfo },
+  ) {
     this.#root = root;
     this.#writer = writer;
     this.#exclude = exclude;
+    this.#live = live;
+    this.#copy = copy;
+    this.#copyAdded = !copy.name.includes("/");
   }
 
   async walk(dir: string): Promise<void> {
@@ -380,7 +422,12 @@ class Walker {
         this.#check(rel, target);
         await this.#writer.addSymlink(rel, target, info);
       } else if (info.isFile) {
-        if (LIVE_DATABASE.test(name)) {
+        if (rel === this.#copy.name && !this.#copyAdded) {
+          this.#copyAdded = true;
+          await this.#writer.addFile(rel, this.#copy.path, this.#copy.info, 0o600);
+          continue;
+        }
+        if (this.#live.has(path) || LIVE_DATABASE.test(name)) {
           this.skipped.push({ path: rel, reason: "live database file" });
           continue;
         }

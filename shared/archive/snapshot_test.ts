@@ -358,3 +358,43 @@ Deno.test("snapshot() streams a large file in bounded memory", async () => {
     }
   });
 });
+
+Deno.test("snapshot() names the database copy after its own path and leaves out the live file", async () => {
+  await withRoot(async (root) => {
+    const dataDir = `${root}/svc`;
+    await Deno.mkdir(`${dataDir}/nested`, { recursive: true });
+    await Deno.writeTextFile(`${dataDir}/svc.toml`, "[database]\npath = 'store.sqlite'\n");
+    const db = openDatabase(`${dataDir}/store.sqlite`);
+    const nested = openDatabase(`${dataDir}/nested/inner.sqlite`);
+    try {
+      fill(db, 10);
+      fill(nested, 7);
+      assert.ok(await exists(`${dataDir}/store.sqlite-wal`), "the database is live, in WAL mode");
+      const byConnection = await snapshot({
+        dataDir,
+        service: "svc",
+        database: db,
+        output: `${root}/a.tar.zst`,
+      });
+      const byPath = await snapshot({
+        dataDir,
+        service: "svc",
+        database: `${dataDir}/nested/inner.sqlite`,
+        output: `${root}/b.tar.zst`,
+      });
+      assert.deepEqual(await gnuList(byConnection.path), ["nested/", "store.sqlite", "svc.toml"]);
+      assert.deepEqual(await gnuList(byPath.path), ["nested/", "nested/inner.sqlite", "svc.toml"]);
+      await restore({ archive: byConnection.path, dest: `${root}/restored-a` });
+      await restore({ archive: byPath.path, dest: `${root}/restored-b` });
+      const a = openDatabase(`${root}/restored-a/store.sqlite`);
+      const b = openDatabase(`${root}/restored-b/nested/inner.sqlite`);
+      assert.equal(one(a, "SELECT count(*) FROM t"), 10);
+      assert.equal(one(b, "SELECT count(*) FROM t"), 7);
+      a.close();
+      b.close();
+    } finally {
+      db.close();
+      nested.close();
+    }
+  });
+});

@@ -289,6 +289,9 @@ export class AuthClient implements TokenValidator, Disposable {
         body: JSON.stringify(body),
         signal: controller.signal,
         client: this.#httpClient,
+        // Following would resend the body (a password, a token) to
+        // wherever Location points; a redirect is answered below instead.
+        redirect: "manual",
       });
       text = await response.text();
     } catch (cause) {
@@ -300,6 +303,13 @@ export class AuthClient implements TokenValidator, Disposable {
       });
     } finally {
       clearTimeout(timer);
+    }
+    if (response.status >= 300 && response.status < 400) {
+      throw new MciasError(
+        `MCIAS answered "${url}" with a redirect (HTTP ${response.status}), which is not ` +
+          "followed; set [mcias] server_url to MCIAS's own address",
+        { url, status: response.status },
+      );
     }
     let json: unknown = undefined;
     try {

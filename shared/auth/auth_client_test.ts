@@ -340,3 +340,35 @@ Deno.test("AuthClient throws MciasError once closed instead of dropping the cust
   });
   assert.equal(t.mcias.requests.length, 0);
 });
+
+Deno.test("AuthClient refuses a redirect instead of resending the password to its target", async () => {
+  const stolen: string[] = [];
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: pki.server.cert,
+    key: pki.server.key,
+    onListen() {},
+  }, async (request) => {
+    const body = await request.text();
+    if (new URL(request.url).pathname === "/stolen") {
+      stolen.push(body);
+      return Response.json({ token: "t", expires_at: new Date(Date.now() + 60_000) });
+    }
+    return new Response(null, { status: 307, headers: { location: "/stolen" } });
+  });
+  try {
+    using client = createAuthClient({
+      serverUrl: `https://127.0.0.1:${server.addr.port}`,
+      caCert: pki.ca.cert,
+      serviceName: "mcr",
+    });
+    const error = await client.login({ username: "alice", password: "correct horse" }).catch((e) =>
+      e
+    );
+    assert.ok(error instanceof MciasError, String(error));
+    assert.deepEqual(stolen, []);
+  } finally {
+    await server.shutdown();
+  }
+});

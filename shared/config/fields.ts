@@ -231,7 +231,8 @@ export function string<const P extends boolean = false>(
 /**
  * A file path. Relative paths are resolved against the config file's
  * directory (whether they come from the file, the environment or the
- * default), so a config and its certificates can move together. An empty
+ * default), so a config and its certificates can move together; every
+ * absolute result is normalised (`/srv/../x` becomes `/x`). An empty
  * string counts as unset.
  *
  * @param options Presence, default, validation, example.
@@ -245,7 +246,12 @@ export function path<const P extends boolean = false>(
     "a file path",
     `"/srv/<service>/..."`,
     options ?? {},
-    (text, ctx) => ok(ctx.baseDir && !isAbsolute(text) ? resolve(ctx.baseDir, text) : text),
+    // resolve() also normalises: `/srv/../x.db` must reach permission
+    // grants as `/x.db`, the path Deno would enforce.
+    (text, ctx) =>
+      ok(
+        ctx.baseDir ? resolve(ctx.baseDir, text) : isAbsolute(text) ? resolve(text) : text,
+      ),
   );
 }
 

@@ -366,15 +366,53 @@ function decodeScalar(
   return undefined;
 }
 
+// smol-toml's fixed reasons. Anything else (a reason built from the input)
+// is replaced: the text around a syntax error may be a secret's value.
+const TOML_REASONS = new Set([
+  "invalid value",
+  "illegal character in numeric literal",
+  "unfinished numeric value",
+  "trying to redefine an already defined value",
+  "trying to redefine an already defined table or value",
+  "illegal underscore",
+  "expected comma or end of structure",
+  "unrecognised escape sequence",
+  "unfinished table",
+  "unfinished string",
+  "unfinished array",
+  "unexpected end of key",
+  "invalid unicode escape",
+  "invalid non-hex character in unicode escape",
+  "invalid escape: only line-ending whitespace may be escaped",
+  "invalid date-time: time part is malformed",
+  "invalid date-time: date part is malformed",
+  "invalid date",
+  "integer value cannot be represented losslessly",
+  "incomplete key-value: cannot find end of key",
+  "illegal quoted key: multiline strings are not allowed",
+  "illegal leading zero",
+  "illegal empty bare key",
+  "illegal character in key",
+  "expected end of table array declaration",
+  "each key-value declaration must be followed by an end-of-line",
+  "document contains an unsafe property",
+  "control characters are not allowed in strings",
+  "control characters are not allowed in comments",
+]);
+
+/**
+ * A syntax error naming only file, line, column and a fixed reason: the
+ * parser's message quotes the offending lines, which may hold a password,
+ * so neither it nor the parser's error (as `cause`) is kept.
+ */
 function syntaxError(source: string, error: TomlError): ConfigError {
-  const text = error.message.replace(/^Invalid TOML document: /, "");
-  const [reason, ...block] = text.split("\n\n");
-  const snippet = block.join("\n\n").trimEnd().split("\n").map((l) => `    ${l}`).join("\n");
+  const first = error.message.replace(/^Invalid TOML document: /, "").split("\n")[0];
+  const reason = TOML_REASONS.has(first) ? first : "invalid syntax";
   return new ConfigError(
     source,
     `Cannot load config "${source}": TOML syntax error at line ${error.line}, ` +
-      `column ${error.column}: ${reason}; fix the syntax there` + (snippet ? `\n${snippet}` : ""),
-    { line: error.line, column: error.column, cause: error },
+      `column ${error.column}: ${reason}; fix the syntax there`,
+    { line: error.line, column: error.column },
   );
 }
 
@@ -431,7 +469,13 @@ export function parseConfig<S extends Schema>(
     document = parse(text, { integersAsBigInt: true });
   } catch (error) {
     if (error instanceof TomlError) throw syntaxError(source, error);
-    throw new ConfigError(source, `Cannot load config "${source}": ${error}`, { cause: error });
+    // Same as above: a parser message may quote the file.
+    throw new ConfigError(
+      source,
+      `Cannot load config "${source}": the TOML parser failed (${
+        error instanceof Error ? error.name : typeof error
+      })`,
+    );
   }
   const run: Run = { ctx: { baseDir }, env, plan, problems: [] };
   const config = decodeTable(run, schema, document, {

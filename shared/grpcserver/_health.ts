@@ -45,8 +45,13 @@ export class HealthService {
   endWatches(): void {
     for (const calls of this.#watchers.values()) {
       for (const call of calls) call.end();
-      calls.clear();
     }
+    this.#watchers.clear();
+  }
+
+  /** How many services have Watch streams open, for tests. */
+  get watchedServiceCount(): number {
+    return this.#watchers.size;
   }
 
   /** Handlers for {@linkcode HealthService.definition}. */
@@ -65,12 +70,24 @@ export class HealthService {
       },
       Watch: (call) => {
         const service = call.request.service;
+        const status: WireStatus = this.#statuses.get(service) ?? "SERVICE_UNKNOWN";
+        call.write({ status });
+        // Watch is public and the name is the client's: only names this
+        // server knows (and "", the whole server) are worth a stream, so
+        // memory stays bounded by what the server registered.
+        if (status === "SERVICE_UNKNOWN" && service !== "") {
+          call.end();
+          return;
+        }
         let calls = this.#watchers.get(service);
         if (calls === undefined) this.#watchers.set(service, calls = new Set());
         calls.add(call);
-        call.on("cancelled", () => calls.delete(call));
-        const status: WireStatus = this.#statuses.get(service) ?? "SERVICE_UNKNOWN";
-        call.write({ status });
+        call.on("cancelled", () => {
+          calls.delete(call);
+          if (calls.size === 0 && this.#watchers.get(service) === calls) {
+            this.#watchers.delete(service);
+          }
+        });
       },
       List: (_call, callback) => {
         const statuses: Record<string, HealthCheckResponse> = {};

@@ -113,12 +113,15 @@ const KEY = /^(GET|POST|PUT|PATCH|DELETE|OPTIONS|HEAD|ALL) \/\S*$/;
  * match no route get `404 {"error":"not found"}` and reach no handler.
  *
  * Middleware registered with `app.use()` or `app.all()` (a two-argument
- * function) runs before the check, in registration order, so register
- * `requestLog` first. It runs only for requests a declared route will
- * answer: a middleware that answers by itself (a `mount()`ed app, static
- * files) cannot serve undeclared paths. Declare such paths as routes, e.g.
- * `app.get("/static/*", serveStatic(...))` with `"GET /static/*"` in the map.
- * `requestLog` is the exception: it also logs unmatched requests.
+ * function), including that of `route()`d sub-apps, runs in registration
+ * order, only for requests a declared route will answer, and only after
+ * that route's access check: a middleware that answers by itself (a
+ * `mount()`ed app, a cache, static files) can neither serve undeclared
+ * paths nor answer a guarded route for a caller the check refuses. Declare
+ * such paths as routes, e.g. `app.get("/static/*", serveStatic(...))` with
+ * `"GET /static/*"` in the map. `requestLog` is the exception: it runs
+ * first (register it first), before the check, and also logs unmatched
+ * requests.
  * The returned app keeps `app`'s error handler when one was set, else uses
  * {@linkcode jsonErrorHandler}; serve it directly rather than mounting it
  * under a prefix, since the map names full paths.
@@ -188,31 +191,30 @@ export function secureApp<E extends Env, S extends Schema, B extends string>(
   const stale = [...declared].filter((key) => !endpoints.has(key));
   if (missing.length > 0 || stale.length > 0) throw new AccessMapError(missing, stale);
 
-  const guards = {
-    authenticated: accessGuard("authenticated", validator, logger, realm),
-    admin: accessGuard("admin", validator, logger, realm),
-  };
+  const checker = accessChecker(validator, logger, realm);
   const secured = new Hono<E>({ getPath: app.getPath });
-  const endpointHandlers = new Set<unknown>();
-  const hasEndpoint = endpointMatcher(endpointHandlers);
+  const endpointAccess = new Map<unknown, Access>();
+  const matchedAccess = accessMatcher(endpointAccess);
   const guarded = new Set<string>();
   for (const route of routes) {
     // deno-lint-ignore no-explicit-any
     const handler = route.handler as any;
     if (isMiddleware(route)) {
-      secured.on(route.method, route.path, gateMiddleware(handler, hasEndpoint));
+      secured.on(route.method, route.path, gateMiddleware(handler, matchedAccess, checker));
       continue;
     }
     // The guard goes right before the first handler of its route, so it
-    // runs exactly when that route is the one about to answer.
+    // runs exactly when that route is the one about to answer, even when
+    // no gated middleware ran the check earlier.
     const access = accessMap[route.key];
     if (!guarded.has(route.key) && access !== "public") {
-      secured.on(route.method, route.path, guards[access]);
-      endpointHandlers.add(guards[access]);
+      secured.on(route.method, route.path, routeGuard(access, checker));
     }
     guarded.add(route.key);
     secured.on(route.method, route.path, handler);
-    endpointHandlers.add(handler);
+    // Keyed by the registered route object, not the handler: one function
+    // may serve several routes declared at different levels.
+    endpointAccess.set(secured.routes[secured.routes.length - 1], access);
   }
   // Hono keeps the handler in a field its types mark private; route() reads
   // it the same way to carry a sub-app's error handler along.
@@ -223,35 +225,107 @@ export function secureApp<E extends Env, S extends Schema, B extends string>(
 }
 
 /**
- * Tells whether a request matched any declared route, once per request.
+ * Finds, once per request, the access level of the declared route that
+ * will answer it (the first matched endpoint), or `undefined` when no
+ * declared route matches.
  */
-function endpointMatcher(endpointHandlers: Set<unknown>): (c: Context) => boolean {
-  const seen = new WeakMap<Context, boolean>();
-  return function hasEndpoint(c) {
+function accessMatcher(
+  endpointAccess: Map<unknown, Access>,
+): (c: Context) => Access | undefined {
+  const seen = new WeakMap<Context, Access | null>();
+  return function matchedAccess(c) {
     let found = seen.get(c);
     if (found === undefined) {
-      found = matchedRoutes(c).some((route) => {
-        const handler = route.handler as AnyHandler;
-        return endpointHandlers.has(handler[COMPOSED_HANDLER] ?? handler);
-      });
+      found = null;
+      for (const route of matchedRoutes(c)) {
+        const access = endpointAccess.get(route);
+        if (access !== undefined) {
+          found = access;
+          break;
+        }
+      }
       seen.set(c, found);
     }
-    return found;
+    return found ?? undefined;
+  };
+}
+
+/**
+ * Checks a request against an access level, once per request and level:
+ * resolves to the denial to answer with, or `undefined` when allowed.
+ */
+type AccessChecker = (c: Context, access: Access) => Promise<Response | undefined>;
+
+function accessChecker(validator: TokenValidator, logger: Logger, realm: string): AccessChecker {
+  const challenge = `Bearer realm=${JSON.stringify(realm)}`;
+  // The highest level a request has already passed, so the route's own
+  // guard does not ask MCIAS again after a gated middleware's check.
+  const passed = new WeakMap<Context, Access>();
+  return async function checkAccess(c, access) {
+    if (access === "public") return undefined;
+    const already = passed.get(c);
+    if (already === "admin" || already === access) return undefined;
+    const token = bearerToken(c.req.raw);
+    if (token === undefined) {
+      return errorResponse(401, "authentication required", { "www-authenticate": challenge });
+    }
+    let info: TokenInfo;
+    try {
+      info = await validator.validate(token);
+    } catch (error) {
+      logger.error("token validation failed", {
+        method: c.req.method,
+        path: c.req.path,
+        error: error instanceof Error ? { name: error.name, message: error.message } : error,
+      });
+      return errorResponse(503, "identity service unavailable, retry later", {
+        "retry-after": "5",
+      });
+    }
+    if (!info.valid) {
+      return errorResponse(401, "invalid or expired token", {
+        "www-authenticate": `${challenge}, error="invalid_token"`,
+      });
+    }
+    if (!allows(access, info)) {
+      return errorResponse(403, "admin role required", {
+        "www-authenticate": `${challenge}, error="insufficient_scope"`,
+      });
+    }
+    c.set("tokenInfo", info);
+    passed.set(c, access);
+    return undefined;
+  };
+}
+
+/** The guard registered right before a non-public route's first handler. */
+function routeGuard(access: Access, checkAccess: AccessChecker): MiddlewareHandler {
+  return async function accessGuardMiddleware(c, next) {
+    const denied = await checkAccess(c, access);
+    if (denied !== undefined) return denied;
+    await next();
   };
 }
 
 /**
  * Wraps `use()` middleware so it runs only for requests a declared route
- * will answer (unless marked {@linkcode RUNS_ON_UNMATCHED}): middleware can
- * answer by itself, and must not serve paths the map does not declare.
+ * will answer (unless marked {@linkcode RUNS_ON_UNMATCHED}), and only after
+ * that route's access check: middleware can answer by itself (a mounted
+ * app, a cache), and must neither serve paths the map does not declare nor
+ * answer a guarded route for a caller the guard would refuse.
  */
 function gateMiddleware(
   middleware: MiddlewareHandler & { [RUNS_ON_UNMATCHED]?: boolean },
-  hasEndpoint: (c: Context) => boolean,
+  matchedAccess: (c: Context) => Access | undefined,
+  checkAccess: AccessChecker,
 ): MiddlewareHandler {
   if (middleware[RUNS_ON_UNMATCHED] === true) return middleware;
-  return function gatedMiddleware(c, next) {
-    return hasEndpoint(c) ? middleware(c, next) : next();
+  return async function gatedMiddleware(c, next) {
+    const access = matchedAccess(c);
+    if (access === undefined) return next();
+    const denied = await checkAccess(c, access);
+    if (denied !== undefined) return denied;
+    return middleware(c, next);
   };
 }
 
@@ -283,46 +357,6 @@ function checkMapShape(accessMap: AccessMap): void {
   if (problems.length > 0) {
     throw new TypeError(`Cannot secure app: invalid access map: ${problems.join("; ")}`);
   }
-}
-
-function accessGuard(
-  access: "authenticated" | "admin",
-  validator: TokenValidator,
-  logger: Logger,
-  realm: string,
-): MiddlewareHandler<{ Variables: AccessVariables }> {
-  const challenge = `Bearer realm=${JSON.stringify(realm)}`;
-  return async function accessGuardMiddleware(c, next) {
-    const token = bearerToken(c.req.raw);
-    if (token === undefined) {
-      return errorResponse(401, "authentication required", { "www-authenticate": challenge });
-    }
-    let info: TokenInfo;
-    try {
-      info = await validator.validate(token);
-    } catch (error) {
-      logger.error("token validation failed", {
-        method: c.req.method,
-        path: c.req.path,
-        error: error instanceof Error ? { name: error.name, message: error.message } : error,
-      });
-      return errorResponse(503, "identity service unavailable, retry later", {
-        "retry-after": "5",
-      });
-    }
-    if (!info.valid) {
-      return errorResponse(401, "invalid or expired token", {
-        "www-authenticate": `${challenge}, error="invalid_token"`,
-      });
-    }
-    if (!allows(access, info)) {
-      return errorResponse(403, "admin role required", {
-        "www-authenticate": `${challenge}, error="insufficient_scope"`,
-      });
-    }
-    c.set("tokenInfo", info);
-    await next();
-  };
 }
 
 function quote(items: readonly string[]): string {

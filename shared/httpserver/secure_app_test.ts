@@ -356,3 +356,61 @@ Deno.test("secureApp() still lets requestLog log requests that match no route", 
     ["request", "/wp-login.php", 404],
   ]);
 });
+
+Deno.test("secureApp() runs use() middleware for routes of a sub-app with its own error handler", async () => {
+  const { csrf } = await import("hono/csrf");
+  const pages = new Hono().onError((e, c) => c.text(e.message, 500));
+  pages.post("/settings", (c) => c.text("saved"));
+  const inner = new Hono().use(csrf()).route("/app", pages);
+  const crossOrigin = {
+    method: "POST",
+    headers: {
+      origin: "https://evil.example",
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: "theme=dark",
+  };
+  assert.equal((await inner.request("http://localhost/app/settings", crossOrigin)).status, 403);
+  const app = secureApp(inner, { "POST /app/settings": "public" }, {
+    validator: new FakeValidator(),
+    logger: captureLogger().logger,
+  });
+  const response = await app.request("http://localhost/app/settings", crossOrigin);
+  assert.equal(response.status, 403);
+  await response.body?.cancel();
+});
+
+Deno.test("secureApp() checks the matched route's access before middleware that answers by itself", async () => {
+  const ran: string[] = [];
+  const other = new Hono().get("/status", (c) => c.text("admin status"));
+  const cache = new Map([["/v1/report", "cached report"]]);
+  const inner = new Hono()
+    .use("/v1/*", async (c, next) => {
+      ran.push(`cache ${c.req.path}`);
+      const hit = cache.get(c.req.path);
+      if (hit !== undefined) return c.text(hit);
+      await next();
+    })
+    .mount("/admin", other.fetch)
+    .get("/admin/status", (c) => c.text("unreachable"))
+    .get("/v1/report", (c) => c.text("fresh report"));
+  const app = secureApp(
+    inner,
+    { "GET /admin/status": "admin", "GET /v1/report": "authenticated" },
+    {
+      validator: new FakeValidator(),
+      logger: captureLogger().logger,
+    },
+  );
+  await expectJson(await app.request("/admin/status"), 401, { error: "authentication required" });
+  await expectJson(await app.request("/admin/status", bearer("user-token")), 403, {
+    error: "admin role required",
+  });
+  await expectJson(await app.request("/v1/report"), 401, { error: "authentication required" });
+  assert.deepEqual(ran, []);
+  const admin = await app.request("/admin/status", bearer("admin-token"));
+  assert.equal(await admin.text(), "admin status");
+  const report = await app.request("/v1/report", bearer("user-token"));
+  assert.equal(await report.text(), "cached report");
+  assert.deepEqual(ran, ["cache /v1/report"]);
+});

@@ -222,9 +222,20 @@ export async function serveHttps(
   let drained!: () => void;
   const allClosed = new Promise<void>((resolve) => drained = resolve);
   let serverClosed = false;
+  // Every TCP connection, from accept on: a client that connects and never
+  // finishes the TLS handshake never reaches `connections`, yet keeps the
+  // server from closing until it is destroyed.
+  const transports = new Set<Socket>();
   function checkFinished(): void {
-    if (serverClosed && connections.size === 0) drained();
+    if (serverClosed && connections.size === 0 && transports.size === 0) drained();
   }
+  server.on("connection", (socket: Socket) => {
+    transports.add(socket);
+    socket.once("close", () => {
+      transports.delete(socket);
+      checkFinished();
+    });
+  });
   server.on("secureConnection", (socket: Socket) => {
     connections.set(socket, connections.get(socket) ?? 0);
     socket.once("close", () => {
@@ -275,6 +286,7 @@ export async function serveHttps(
     for (const socket of connections.keys()) closeIfIdle(socket);
     forceTimer = setTimeout(() => {
       for (const socket of connections.keys()) socket.destroy();
+      for (const socket of transports) socket.destroy();
     }, graceMs);
     checkFinished();
     return finished;

@@ -336,3 +336,25 @@ Deno.test("serveHttps() shuts down when the signal aborts", async () => {
     (e: unknown) => e instanceof DOMException && e.name === "AbortError",
   );
 });
+
+Deno.test("serveHttps() shutdown closes a connection that never finished its TLS handshake", async () => {
+  await using pki = await tempPki();
+  const server = await serveHttps(helloApp(), baseOptions(pki));
+  const raw = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  // A full request on a second connection means the server has accepted the first.
+  using client = Deno.createHttpClient({ caCerts: [pki.caPem] });
+  const response = await fetch(url(server, "/v1/health"), { client });
+  await response.body?.cancel();
+  const begin = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    server.shutdown(200).then(() => "stopped"),
+    new Promise<string>((resolve) => timer = setTimeout(() => resolve("hung"), 3_000)),
+  ]);
+  const took = performance.now() - begin;
+  clearTimeout(timer);
+  raw.close();
+  await server.finished;
+  assert.equal(outcome, "stopped");
+  assert.ok(took < 1_000, `took ${took} ms`);
+});

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { basename, resolve } from "node:path";
+
 /** The capabilities one process gets. A missing or empty list grants nothing. */
 export interface PermissionSet {
   /** Paths the process may read. */
@@ -58,6 +60,25 @@ const SYS_NAMES = new Set([
   "userInfo",
 ]);
 const UNSTABLE_NAMES = new Set(["net", "kv", "cron", "http", "fs", "worker-options"]);
+// Programs whose --allow-run grant amounts to -A: Deno itself, shells and
+// launchers that run any command line (a child process is not sandboxed).
+const ANY_COMMAND_PROGRAMS = new Set([
+  "deno",
+  "sh",
+  "bash",
+  "dash",
+  "zsh",
+  "ksh",
+  "fish",
+  "env",
+  "sudo",
+  "su",
+  "doas",
+  "busybox",
+  "xargs",
+  "nohup",
+  "timeout",
+]);
 
 function check(kind: PermissionKind | "unstable", value: string): void {
   const bad = (why: string) =>
@@ -72,6 +93,12 @@ function check(kind: PermissionKind | "unstable", value: string): void {
     case "read":
     case "write":
       if (value === "/" || value === "*") throw bad("that is the whole file system");
+      // Deno normalises `/srv/..` to `/`: only the text that Deno will
+      // enforce can be reviewed, so it must already be absolute and normal.
+      if (value !== resolve(value)) {
+        throw bad(`not an absolute, normalised path (Deno would grant "${resolve(value)}")`);
+      }
+      if (resolve(value) === "/") throw bad("that is the whole file system");
       return;
     case "net":
       if (value === "*" || value === "0.0.0.0" || value === "[::]") {
@@ -83,6 +110,12 @@ function check(kind: PermissionKind | "unstable", value: string): void {
       return;
     case "run":
       if (value === "*") throw bad("that is every program");
+      if (ANY_COMMAND_PROGRAMS.has(basename(value))) {
+        throw bad(
+          "running it grants every permission (a child process is not sandboxed, and " +
+            `${basename(value)} runs any program), the same as -A`,
+        );
+      }
       return;
     case "sys":
       if (!SYS_NAMES.has(value)) throw bad("not a Deno sys permission name");
@@ -100,7 +133,9 @@ function unique(values: string[]): string[] {
 /**
  * Turns a permission set into `deno run` flags, one `--allow-<kind>=a,b` per
  * non-empty kind, in a fixed order, after refusing anything blanket: an empty
- * entry, `*`, the root directory, every host, an invalid env name.
+ * entry, `*`, the root directory, a read or write path that is relative or
+ * not normalised (`/srv/..` is `/` to Deno), every host, an invalid env name,
+ * a program that runs anything (`deno`, a shell, `env`, `sudo`).
  *
  * @param set The capabilities to grant.
  * @returns Flags such as `["--allow-read=/srv/x", "--allow-net=127.0.0.1:8443"]`.

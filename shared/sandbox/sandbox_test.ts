@@ -52,6 +52,36 @@ Deno.test("toFlags() refuses blanket grants with a message naming the entry", ()
   }
 });
 
+Deno.test("toFlags() refuses paths that are relative or not normalised, and programs equal to -A", () => {
+  const cases: [Parameters<typeof toFlags>[0], string][] = [
+    [{ write: ["/srv/.."] }, 'write permission "/srv/..": not an absolute, normalised path'],
+    [{ read: ["/x/.."] }, "not an absolute, normalised path"],
+    [{ read: ["//"] }, "not an absolute, normalised path"],
+    [{ read: ["/."] }, "not an absolute, normalised path"],
+    [{ read: ["."] }, "not an absolute, normalised path"],
+    [{ read: ["data/x.db"] }, "not an absolute, normalised path"],
+    [{ write: ["/srv/x/"] }, "not an absolute, normalised path"],
+    [{ read: ["/srv/./x"] }, "not an absolute, normalised path"],
+    [{ run: ["deno"] }, 'run permission "deno": running it grants every permission'],
+    [{ run: ["/usr/local/bin/deno"] }, "grants every permission"],
+    [{ run: ["sh"] }, "grants every permission"],
+    [{ run: ["/bin/bash"] }, "grants every permission"],
+    [{ run: ["env"] }, "grants every permission"],
+    [{ run: ["sudo"] }, "grants every permission"],
+  ];
+  for (const [set, text] of cases) {
+    assert.throws(
+      () => toFlags(set),
+      (e: Error) => e instanceof BlanketPermissionError && e.message.includes(text),
+      JSON.stringify(set),
+    );
+  }
+  assert.deepEqual(toFlags({ read: ["/srv/x"], run: ["/usr/bin/tar"] }), [
+    "--allow-read=/srv/x",
+    "--allow-run=/usr/bin/tar",
+  ]);
+});
+
 Deno.test("mergePermissionSets() unions entries without duplicates", () => {
   assert.deepEqual(
     mergePermissionSets({ read: ["/a"], net: ["h:1"] }, { read: ["/a", "/b"] }, {}),

@@ -419,6 +419,9 @@ async function exchangeCode(
         code_verifier: verifier,
       }),
       signal: controller.signal,
+      // Following would resend the code and code_verifier to wherever
+      // Location points; a 3xx is refused below like any non-2xx.
+      redirect: "manual",
       ...(client ? { client } : {}),
     });
   } catch (error) {

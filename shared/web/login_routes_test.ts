@@ -610,3 +610,38 @@ Deno.test("mountLoginRoutes() throws TypeError for malformed SSO settings", () =
       'Cannot use the MCIAS CA certificate: expected PEM text with "-----BEGIN CERTIFICATE-----"; pass the file\'s contents, not its path',
   });
 });
+
+Deno.test("SSO code exchange refuses a redirect instead of resending the code_verifier", async () => {
+  const pki = await createDevPki({ hosts: ["127.0.0.1"] });
+  const stolen: string[] = [];
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: pki.server.cert,
+    key: pki.server.key,
+    onListen() {},
+  }, async (request) => {
+    const body = await request.text();
+    if (new URL(request.url).pathname === "/stolen") {
+      stolen.push(body);
+      return Response.json({ token: TOKEN, expires_at: new Date(Date.now() + 60_000) });
+    }
+    return new Response(null, { status: 307, headers: { location: "/stolen" } });
+  });
+  try {
+    const mciasUrl = `https://127.0.0.1:${server.addr.port}`;
+    const app = makeService({
+      sso: { mciasUrl, clientId: CLIENT_ID, redirectUri: REDIRECT_URI, caCert: pki.ca.cert },
+    });
+    const b = browser(app);
+    const res = await b.get(`${SERVICE}/sso/redirect`);
+    const state = new URL(res.headers.get("location")!).searchParams.get("state")!;
+    const done = await b.get(`${REDIRECT_URI}?code=abc&state=${encodeURIComponent(state)}`);
+    assert.equal(done.status, 502);
+    await done.body?.cancel();
+    assert.deepEqual(stolen, []);
+    assert.equal(b.jar.get("mc_session"), undefined);
+  } finally {
+    await server.shutdown();
+  }
+});
