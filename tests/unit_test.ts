@@ -9,7 +9,10 @@ Deno.test("renderUnit() runs the server under the manifest's flags with systemd 
   const unit = await renderUnit("fixture", dir.config, "/usr/local/bin/deno");
   const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? "";
   assert.match(exec, /^\/usr\/local\/bin\/deno run --no-prompt --allow-read=/);
-  assert.ok(exec.includes(`--allow-net=127.0.0.1:${dir.httpsPort},127.0.0.1:${dir.grpcPort}`), exec);
+  assert.ok(
+    exec.includes(`--allow-net=127.0.0.1:${dir.httpsPort},127.0.0.1:${dir.grpcPort}`),
+    exec,
+  );
   assert.ok(exec.endsWith(`main.ts server --config ${dir.config}`), exec);
   assert.ok(!/ -A |--allow-all|--allow-ffi|--allow-run|--allow-env /.test(exec), exec);
   assert.match(unit, new RegExp(`^ReadWritePaths=${dir.dataDir}$`, "m"));
