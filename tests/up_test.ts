@@ -32,7 +32,7 @@ Deno.test("devEnv() drops the port and per-service overrides a developer's shell
   assert.equal(env.PORT, "8080", "the input is not modified");
 });
 
-Deno.test("deno task up starts every service, prints endpoints and stops on SIGINT", async () => {
+Deno.test("deno task up starts MCIAS first, prints endpoints and admin credentials that log in, stops on SIGINT", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "mc_up_" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "up", "--data-dir", dataDir],
@@ -63,6 +63,28 @@ Deno.test("deno task up starts every service, prints endpoints and stops on SIGI
     });
     const res = await fetch(health[1], { client });
     assert.deepEqual(await res.json(), { status: "ok" });
+    // MCIAS comes first, and the printed first-admin credentials log in.
+    assert.ok(out.indexOf("mcias ") < out.indexOf("fixture "), out);
+    const rest = /mcias\s+rest\s+(https:\/\/\S+)/.exec(out);
+    const admin = /MCIAS admin: (\S+) \/ (\S+)/.exec(out);
+    assert.ok(rest && admin, out);
+    const login = await fetch(`${rest[1]}/v1/auth/login`, {
+      client,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: admin[1], password: admin[2] }),
+    });
+    assert.equal(login.status, 200);
+    const { token } = await login.json();
+    const check = await fetch(`${rest[1]}/v1/token/validate`, {
+      client,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token }),
+    });
+    const info = await check.json();
+    assert.equal(info.valid, true);
+    assert.deepEqual([info.username, info.roles], [admin[1], ["admin"]]);
     client.close();
   } finally {
     child.kill("SIGINT");
