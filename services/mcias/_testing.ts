@@ -10,18 +10,14 @@
 import { join } from "node:path";
 import { parseConfig } from "@mc/mcdsl/config";
 import { createDevPki, writeDevPki } from "@mc/mcdsl/tls";
+import { freePort, run } from "@mc/mcdsl/testing";
+import { type ServiceProcess, startServiceProcess } from "../../tests/_service_process.ts";
 import { planService, type ServicePlan } from "../../tasks/_launcher.ts";
 import { CONFIG_SCHEMA, type McIasConfig, SERVICE } from "./config.ts";
+
+export { freePort, run };
 import { createMcIas, openMcIasDatabase } from "./core/mcias.ts";
 import type { McIas, SecondFactorCheck } from "./core/types.ts";
-
-/** A free loopback TCP port. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = l.addr as Deno.NetAddr;
-  l.close();
-  return port;
-}
 
 /** A temporary MCIAS data directory. */
 export interface McIasDir extends AsyncDisposable {
@@ -82,98 +78,22 @@ ${extraToml}`,
 }
 
 /** An MCIAS process started under its declared flags. */
-export interface McIasProcess extends AsyncDisposable {
-  /** The plan it was started with (its exact flags). */
-  plan: ServicePlan;
-  /** Everything it wrote to stderr so far. */
-  stderr(): string;
-  /** Sends SIGTERM and waits; returns the exit code. */
-  stop(): Promise<number>;
-}
+export type McIasProcess = ServiceProcess;
 
 /**
  * Starts `mciasctl server --config <config>` exactly as `deno task mcias`
  * would, and waits until `/v1/health` answers.
  */
-export async function startMcIasProcess(
+export function startMcIasProcess(
   dir: McIasDir,
   env: Record<string, string> = {},
 ): Promise<McIasProcess> {
-  const plan = await planService("mcias", "server", ["--config", dir.config]);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: plan.argv,
+  return startServiceProcess("mcias", {
+    config: dir.config,
+    healthUrl: `${dir.url}/v1/health`,
+    ca: dir.ca,
     env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let err = "";
-  const decoder = new TextDecoder();
-  const pump = child.stderr.pipeTo(
-    new WritableStream({ write: (chunk) => void (err += decoder.decode(chunk)) }),
-  );
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
   });
-  const stop = async () => {
-    if (!exited) child.kill("SIGTERM");
-    const s = await status;
-    await pump;
-    return s.code;
-  };
-  const client = Deno.createHttpClient({ caCerts: [dir.ca] });
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (exited || Date.now() > deadline) {
-        await stop();
-        throw new Error(`mcias did not become healthy (exited: ${exited}):\n${err}`);
-      }
-      try {
-        const res = await fetch(`${dir.url}/v1/health`, {
-          client,
-          signal: AbortSignal.timeout(1000),
-        });
-        await res.body?.cancel();
-        if (res.ok) break;
-      } catch { /* not listening yet */ }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    client.close();
-  }
-  return {
-    plan,
-    stderr: () => err,
-    stop,
-    [Symbol.asyncDispose]: async () => void await stop(),
-  };
-}
-
-/** Runs a command and returns its exit code and output. */
-export async function run(
-  cmd: string,
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(cmd, {
-    args,
-    env: options.env,
-    cwd: options.cwd,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
 
 /**
