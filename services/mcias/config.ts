@@ -22,6 +22,8 @@ export const CONFIG_SCHEMA = {
     issuer: field.string({ example: `"https://mcias.example:8443"` }),
     /** Session token lifetime. */
     token_ttl: field.duration({ default: "1h" }),
+    /** Longest a session may be renewed for, counted from the password (or passkey) login. */
+    max_session: field.duration({ default: "24h" }),
     /** System-account token lifetime. */
     system_token_ttl: field.duration({ default: "8760h" }),
   }),

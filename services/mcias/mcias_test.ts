@@ -69,12 +69,22 @@ Deno.test("mcias end to end: init, login, validate, renew, logout, policy, syste
     assert.equal(renewed.status, 200, JSON.stringify(renewed.json));
     const token2 = renewed.json.token as string;
     assert.notEqual(token2, token);
-    const out = await api(client, u("/v1/auth/logout"), "POST", undefined, token);
-    assert.equal(out.status, 204);
+    // Renewal revoked the parent; logout revokes the new one.
     assert.equal((await api(client, u("/v1/token/validate"), "POST", { token })).json.valid, false);
     assert.equal(
       (await api(client, u("/v1/token/validate"), "POST", { token: token2 })).json.valid,
       true,
+    );
+    const again = await api(client, u("/v1/auth/login"), "POST", {
+      username: "admin",
+      password: ADMIN_PASSWORD,
+    });
+    const token3 = again.json.token as string;
+    const out = await api(client, u("/v1/auth/logout"), "POST", undefined, token3);
+    assert.equal(out.status, 204);
+    assert.equal(
+      (await api(client, u("/v1/token/validate"), "POST", { token: token3 })).json.valid,
+      false,
     );
 
     // 401 (wrong password, unknown user: same answer) vs 403 (policy).

@@ -170,6 +170,7 @@ export async function startMcIas(
       completeLogin: (username, context) => ref.core!.completeLogin(username, context),
       checkThrottle: (username, remoteAddr) => ref.core!.checkThrottle(username, remoteAddr),
       recordFailure: (username, remoteAddr) => ref.core!.recordFailure(username, remoteAddr),
+      verifyPassword: (username, password) => ref.core!.verifyPassword!(username, password),
     };
     const secondFactor = options.secondFactor?.({ ...base, completer });
     // The core's close() would close the shared database: the stack does that.

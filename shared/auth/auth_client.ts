@@ -258,7 +258,12 @@ export class AuthClient implements TokenValidator, Disposable {
   }
 
   async #validateRemote(token: string): Promise<TokenInfo> {
-    const { url, status, json } = await this.#post("v1/token/validate", { token });
+    // The service name binds the check to this service: MCIAS answers
+    // valid:false for a session token issued for another one.
+    const { url, status, json } = await this.#post("v1/token/validate", {
+      token,
+      service_name: this.#serviceName,
+    });
     if (status !== 200) throw unexpectedStatus("validate a token", url, status, json);
     return parseTokenInfo(json, url);
   }

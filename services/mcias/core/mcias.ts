@@ -18,13 +18,14 @@ import {
   DEFAULT_ARGON2,
   DummyVerifier,
   hashPassword,
+  MAX_PASSWORD_LENGTH,
   needsRehash,
   verifyPassword,
 } from "./passwords.ts";
 import { checkRule, evaluatePolicy } from "./policy.ts";
 import { loadMasterKey, type MasterKey } from "./secrets.ts";
 import { SigningKeys } from "./signing.ts";
-import { Throttle } from "./throttle.ts";
+import { addressKey, Throttle } from "./throttle.ts";
 import { tokenHash, type TokenKind, TokenSigner } from "./tokens.ts";
 import {
   type Account,
@@ -45,6 +46,13 @@ import {
 
 /** Account names: 1–64 of `[A-Za-z0-9._-]`, starting with a letter or digit. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * MCIAS's own service name: the policy `service_name` and the token `aud`
+ * of a login that names no service (the web UI, a REST or gRPC login
+ * without `service_name`).
+ */
+export const MCIAS_SERVICE_NAME = "mcias";
 
 /** The rule `init` seeds: users may log in everywhere. */
 export const DEFAULT_RULE: NewPolicyRule = {
@@ -203,7 +211,7 @@ function checkContext(
   serviceName: unknown,
   tags: unknown,
 ): { serviceName: string; tags: string[] } {
-  const name = serviceName ?? "";
+  const name = serviceName === undefined || serviceName === "" ? MCIAS_SERVICE_NAME : serviceName;
   if (typeof name !== "string" || name.length > MAX_SERVICE_NAME) {
     throw new McIasError(
       400,
@@ -244,6 +252,7 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
   const params = argon2Params(config);
   const tokenTtlMs = config.auth.token_ttl;
   const systemTokenTtlMs = config.auth.system_token_ttl;
+  const maxSessionMs = config.auth.max_session;
   const keys = new SigningKeys(db, masterKey, nowMs);
   const signer = new TokenSigner(keys, { issuer: config.auth.issuer, now: nowMs });
   const dummy = new DummyVerifier(params);
@@ -281,11 +290,12 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
         "WHERE r.role = 'admin' AND a.disabled = 0",
     ),
     insertToken: db.prepare(
-      "INSERT INTO tokens (jti, account_id, token_hash, kind, service_name, issued_at, expires_at) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO tokens (jti, account_id, token_hash, kind, service_name, tags, session_start, " +
+        "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     ),
     tokenForValidation: db.prepare(
-      `SELECT t.revoked_at, t.kind, t.service_name, a.username, a.type, a.disabled,
+      `SELECT t.revoked_at, t.kind, t.service_name, t.tags, t.session_start, t.issued_at,
+         a.username, a.type, a.disabled,
          (SELECT group_concat(role) FROM account_roles r WHERE r.account_id = a.id) AS roles
        FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.jti = ?`,
     ),
@@ -294,6 +304,9 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
     revokeJti: db.prepare("UPDATE tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL"),
     revokeHash: db.prepare(
       "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+    ),
+    revokeAll: db.prepare(
+      "UPDATE tokens SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL",
     ),
     revokeSessions: db.prepare(
       "UPDATE tokens SET revoked_at = ? WHERE account_id = ? AND kind = 'session' " +
@@ -338,7 +351,7 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
   function checkThrottle(username: string, remoteAddr: string): void {
     const retry = Math.max(
       accountThrottle.retryAfterSeconds(throttleKey(username)),
-      ipThrottle.retryAfterSeconds(`ip:${remoteAddr}`),
+      ipThrottle.retryAfterSeconds(ipKey(remoteAddr)),
     );
     if (retry > 0) {
       throw new LoginFailedError(
@@ -351,7 +364,29 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
 
   function recordFailure(username: string, remoteAddr: string): void {
     accountThrottle.fail(throttleKey(username));
-    ipThrottle.fail(`ip:${remoteAddr}`);
+    ipThrottle.fail(ipKey(remoteAddr));
+  }
+
+  function ipKey(remoteAddr: string): string {
+    return `ip:${addressKey(remoteAddr)}`;
+  }
+
+  // Counts an attempt as in flight before the slow password check, so
+  // concurrent attempts cannot all pass the throttle: 429 when failures
+  // plus attempts in flight reach a budget. Release after recording any failure.
+  function reserveAttempt(username: string, remoteAddr: string): () => void {
+    const account = accountThrottle.reserve(throttleKey(username));
+    const ip = account === undefined ? undefined : ipThrottle.reserve(ipKey(remoteAddr));
+    if (account === undefined || ip === undefined) {
+      account?.();
+      throw new LoginFailedError(429, "too many login attempts in progress: retry in 1 second", {
+        retryAfterSeconds: 1,
+      });
+    }
+    return () => {
+      account();
+      ip();
+    };
   }
 
   function lastAdminGuard(row: AccountRow, action: string): void {
@@ -361,6 +396,7 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
         409,
         `cannot ${action} ${JSON.stringify(row.username)}: it is the last enabled admin; ` +
           "give another account the admin role first",
+        { reason: "failed_precondition" },
       );
     }
   }
@@ -371,6 +407,7 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
     kind: TokenKind,
     ttlMs: number,
     serviceName: string,
+    session: { tags?: string[]; sessionStart?: string; parentJti?: string } = {},
   ): Promise<TokenGrant> {
     const issued = await signer.issue({
       username: row.username,
@@ -378,6 +415,7 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
       accountType: row.type,
       kind,
       ttlMs,
+      audience: serviceName,
     });
     const { claims } = issued;
     const current = nowMs();
@@ -388,15 +426,28 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
       q.pruneTokens.run(new Date(current - 24 * 3600_000).toISOString());
     }
     const expiresAt = new Date(claims.exp * 1000);
-    q.insertToken.run(
-      claims.jti,
-      row.id,
-      tokenHash(issued.token),
-      kind,
-      serviceName,
-      new Date(claims.iat * 1000).toISOString(),
-      expiresAt.toISOString(),
-    );
+    const issuedAt = new Date(claims.iat * 1000).toISOString();
+    transaction(db, () => {
+      if (session.parentJti !== undefined) {
+        // Renewal replaces the parent: revoked in the same transaction, and
+        // only once (a second renewal of the same token loses).
+        const revoked = q.revokeJti.run(now().toISOString(), session.parentJti);
+        if (Number(revoked.changes) !== 1) {
+          throw new LoginFailedError(401, "invalid or expired token: log in again");
+        }
+      }
+      q.insertToken.run(
+        claims.jti,
+        row.id,
+        tokenHash(issued.token),
+        kind,
+        serviceName,
+        JSON.stringify(session.tags ?? []),
+        kind === "session" ? (session.sessionStart ?? issuedAt) : null,
+        issuedAt,
+        expiresAt.toISOString(),
+      );
+    });
     return { token: issued.token, expiresAt };
   }
 
@@ -427,14 +478,24 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
       throw new LoginFailedError(403, `login denied by policy: ${decision.reason}`, { decision });
     }
     accountThrottle.reset(throttleKey(username));
-    const grant = await issueStored(row, account.roles, "session", tokenTtlMs, serviceName);
+    const grant = await issueStored(row, account.roles, "session", tokenTtlMs, serviceName, {
+      tags,
+    });
     logger.info("login", { username: row.username, serviceName, remoteAddr: context.remoteAddr });
     return grant;
   }
 
-  async function validate(token: string): Promise<TokenInfo> {
+  async function validate(token: string, serviceName?: string): Promise<TokenInfo> {
     const claims = await signer.verify(token);
     if (claims === undefined) return INVALID;
+    // A token is for one service (its aud); system tokens have none and are
+    // authorised per service by that service's own policy.
+    if (
+      serviceName !== undefined && serviceName !== "" && claims.aud !== undefined &&
+      claims.aud !== "" && claims.aud !== serviceName
+    ) {
+      return INVALID;
+    }
     const row = q.tokenForValidation.get(claims.jti) as
       | {
         revoked_at: string | null;
@@ -454,53 +515,71 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
     };
   }
 
+  async function passwordLogin(request: LoginRequest): Promise<TokenGrant> {
+    const { username, password, totpCode, remoteAddr } = request;
+    await dummy.ready();
+    if (password.length > MAX_PASSWORD_LENGTH) {
+      // Before the account lookup, the same for every account: the dummy
+      // check's cost, a counted failure and the usual answer.
+      await dummy.verify(password);
+      recordFailure(username, remoteAddr);
+      logger.info("login failed", { username: String(username).slice(0, 64), remoteAddr });
+      throw new LoginFailedError(401, "invalid credentials");
+    }
+    const row = findAccount(username);
+    let ok = false;
+    if (
+      row !== undefined && row.type === "human" && row.disabled === 0 &&
+      row.password_hash !== null
+    ) {
+      ok = await verifyPassword(password, row.password_hash);
+    } else {
+      // Same cost and same answer as a wrong password.
+      await dummy.verify(password);
+    }
+    if (!ok || row === undefined) {
+      recordFailure(username, remoteAddr);
+      logger.info("login failed", { username: String(username).slice(0, 64), remoteAddr });
+      throw new LoginFailedError(401, "invalid credentials");
+    }
+    const totpOn = row.totp_enabled === 1 || (secondFactor?.totpEnabled(row.username) ?? false);
+    if (totpOn) {
+      if (typeof totpCode !== "string" || totpCode === "") {
+        throw new LoginFailedError(401, "TOTP code required", { totpRequired: true });
+      }
+      const good = secondFactor === undefined
+        ? false
+        : await secondFactor.verifyTotp(row.username, totpCode);
+      if (!good) {
+        if (secondFactor === undefined) {
+          logger.warn("TOTP login impossible: no second-factor verifier configured", {
+            username: row.username,
+          });
+        }
+        recordFailure(username, remoteAddr);
+        throw new LoginFailedError(401, "invalid TOTP code", { totpRequired: true });
+      }
+    }
+    if (needsRehash(row.password_hash!, params)) {
+      q.setPassword.run(await hashPassword(password, params), now().toISOString(), row.id);
+    }
+    return await completeLogin(row.username, request);
+  }
+
   const mcias: McIas = {
     async login(request: LoginRequest): Promise<TokenGrant> {
-      const { username, password, totpCode, remoteAddr } = request;
+      const { username, password, remoteAddr } = request;
       if (typeof username !== "string" || typeof password !== "string") {
         throw new McIasError(400, "username and password must be strings");
       }
       checkContext(request.serviceName, request.tags);
       checkThrottle(username, remoteAddr);
-      await dummy.ready();
-      const row = findAccount(username);
-      let ok = false;
-      if (
-        row !== undefined && row.type === "human" && row.disabled === 0 &&
-        row.password_hash !== null
-      ) {
-        ok = await verifyPassword(password, row.password_hash);
-      } else {
-        // Same cost and same answer as a wrong password.
-        await dummy.verify(password);
+      const release = reserveAttempt(username, remoteAddr);
+      try {
+        return await passwordLogin(request);
+      } finally {
+        release();
       }
-      if (!ok || row === undefined) {
-        recordFailure(username, remoteAddr);
-        logger.info("login failed", { username: String(username).slice(0, 64), remoteAddr });
-        throw new LoginFailedError(401, "invalid credentials");
-      }
-      const totpOn = row.totp_enabled === 1 || (secondFactor?.totpEnabled(row.username) ?? false);
-      if (totpOn) {
-        if (typeof totpCode !== "string" || totpCode === "") {
-          throw new LoginFailedError(401, "TOTP code required", { totpRequired: true });
-        }
-        const good = secondFactor === undefined
-          ? false
-          : await secondFactor.verifyTotp(row.username, totpCode);
-        if (!good) {
-          if (secondFactor === undefined) {
-            logger.warn("TOTP login impossible: no second-factor verifier configured", {
-              username: row.username,
-            });
-          }
-          recordFailure(username, remoteAddr);
-          throw new LoginFailedError(401, "invalid TOTP code", { totpRequired: true });
-        }
-      }
-      if (needsRehash(row.password_hash!, params)) {
-        q.setPassword.run(await hashPassword(password, params), now().toISOString(), row.id);
-      }
-      return await completeLogin(row.username, request);
     },
 
     async renew(token: string): Promise<TokenGrant> {
@@ -509,19 +588,57 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
       if (claims === undefined || !info.valid) {
         throw new LoginFailedError(401, "invalid or expired token: log in again");
       }
-      const row = findAccount(info.username)!;
       const tokenRow = q.tokenForValidation.get(claims.jti) as {
         kind: TokenKind;
         service_name: string;
+        tags: string;
+        session_start: string | null;
+        issued_at: string;
       };
-      const kind = tokenRow.kind;
-      return await issueStored(
-        row,
-        info.roles,
-        kind,
-        kind === "system" ? systemTokenTtlMs : tokenTtlMs,
-        tokenRow.service_name,
+      if (tokenRow.kind === "system") {
+        throw new LoginFailedError(
+          403,
+          "system tokens cannot be renewed: system tokens are reissued by an admin",
+        );
+      }
+      const row = findAccount(info.username)!;
+      const account = toAccount(row);
+      const serviceName = tokenRow.service_name || MCIAS_SERVICE_NAME;
+      const tags = JSON.parse(tokenRow.tags) as string[];
+      const decision = evaluatePolicy(rules(), {
+        roles: account.roles,
+        accountType: account.type,
+        serviceName,
+        tags,
+      });
+      if (!decision.allowed) {
+        logger.info("renewal denied by policy", {
+          username: row.username,
+          serviceName,
+          reason: decision.reason,
+        });
+        throw new LoginFailedError(403, `renewal denied by policy: ${decision.reason}`, {
+          decision,
+        });
+      }
+      const sessionStart = tokenRow.session_start ?? tokenRow.issued_at;
+      const ttl = Math.min(
+        tokenTtlMs,
+        new Date(sessionStart).getTime() + maxSessionMs - nowMs(),
       );
+      if (!(ttl >= 1000)) {
+        throw new LoginFailedError(
+          401,
+          "session has reached its maximum lifetime ([auth] max_session): log in again",
+        );
+      }
+      const grant = await issueStored(row, account.roles, "session", ttl, serviceName, {
+        tags,
+        sessionStart,
+        parentJti: claims.jti,
+      });
+      signer.forget(token);
+      return grant;
     },
 
     logout(token: string): Promise<void> {
@@ -551,6 +668,7 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
         throw new McIasError(
           409,
           `account ${JSON.stringify(row.username)} is disabled: enable it first`,
+          { reason: "failed_precondition" },
         );
       }
       const ttl = ttlMs ?? systemTokenTtlMs;
@@ -659,6 +777,9 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
           for (const role of newRoles) q.insertRole.run(row.id, role);
         }
         if (disabled !== undefined) q.setDisabled.run(disabled ? 1 : 0, stamp, row.id);
+        // Disabling ends every token (session and system): enabling again
+        // must not bring back a token that may have been stolen.
+        if (disabled === true) q.revokeAll.run(stamp, row.id);
         if (hash !== undefined) {
           q.setPassword.run(hash, stamp, row.id);
           q.revokeSessions.run(stamp, row.id);
@@ -743,6 +864,20 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
     completeLogin,
     checkThrottle,
     recordFailure,
+
+    async verifyPassword(username: string, password: string): Promise<boolean> {
+      await dummy.ready();
+      const row = findAccount(username);
+      if (
+        typeof password !== "string" || password.length > MAX_PASSWORD_LENGTH ||
+        row === undefined || row.type !== "human" || row.disabled === 1 ||
+        row.password_hash === null
+      ) {
+        await dummy.verify(String(password));
+        return false;
+      }
+      return await verifyPassword(password, row.password_hash);
+    },
 
     close(): void {
       if (closed) return;

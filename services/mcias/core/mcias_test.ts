@@ -180,6 +180,7 @@ Deno.test("McIas tokens: logout and revocation take effect at once; renew; disab
   const a = await t.mcias.login({ username: "alice", password: PW, remoteAddr: ADDR });
   const b = await t.mcias.renew(a.token);
   assert.equal((await t.mcias.validate(b.token)).valid, true);
+  assert.equal((await t.mcias.validate(a.token)).valid, false, "renewal revokes the parent");
   await t.mcias.logout(a.token);
   await t.mcias.logout(a.token); // idempotent
   assert.equal((await t.mcias.validate(a.token)).valid, false);
@@ -189,12 +190,13 @@ Deno.test("McIas tokens: logout and revocation take effect at once; renew; disab
   t.mcias.revokeToken(jti);
   assert.equal((await t.mcias.validate(b.token)).valid, false);
   assert.throws(() => t.mcias.revokeToken("no-such-jti"), status(404));
-  // Disabling stops validation; enabling brings it back.
-  const c = await t.mcias.login({ username: "alice", password: PW, remoteAddr: ADDR });
+  // Disabling stops validation and revokes: enabling does not bring it back.
+  const c0 = await t.mcias.login({ username: "alice", password: PW, remoteAddr: ADDR });
   await t.mcias.updateAccount("alice", { disabled: true });
-  assert.equal((await t.mcias.validate(c.token)).valid, false);
+  assert.equal((await t.mcias.validate(c0.token)).valid, false);
   await t.mcias.updateAccount("alice", { disabled: false });
-  assert.equal((await t.mcias.validate(c.token)).valid, true);
+  assert.equal((await t.mcias.validate(c0.token)).valid, false);
+  const c = await t.mcias.login({ username: "alice", password: PW, remoteAddr: ADDR });
   // Role changes show at once.
   await t.mcias.updateAccount("alice", { roles: ["user", "admin"] });
   assert.deepEqual((await t.mcias.validate(c.token)).roles, ["admin", "user"]);

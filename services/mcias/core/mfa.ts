@@ -24,6 +24,7 @@ import {
   LoginFailedError,
   McIasError,
   type McIasMfa,
+  type ReauthProof,
   type TokenGrant,
 } from "./types.ts";
 import { generateTotpSecret, matchTotp, totpBase32, totpUri } from "./totp.ts";
@@ -246,6 +247,25 @@ export function createMfa(options: MfaOptions): McIasMfa {
       return { recoveryCodes: codes };
     },
 
+    async reauthenticate(username: string, proof: ReauthProof): Promise<void> {
+      const { password, code, remoteAddr } = proof ?? {};
+      completer.checkThrottle(username, remoteAddr);
+      let ok = false;
+      if (typeof code === "string" && code !== "") {
+        ok = this.totpEnabled(username) && await this.verifyTotp(username, code);
+      } else if (typeof password === "string" && password !== "") {
+        ok = (await completer.verifyPassword?.(username, password)) ?? false;
+      }
+      if (!ok) {
+        completer.recordFailure(username, remoteAddr);
+        throw new LoginFailedError(
+          401,
+          "re-authentication failed: send your account password, or a current TOTP code " +
+            "when TOTP is enabled",
+        );
+      }
+    },
+
     disableTotp(username) {
       const account = humanAccount(username);
       transaction(db, () => {
@@ -284,6 +304,9 @@ export function createMfa(options: MfaOptions): McIasMfa {
       const { rpId, origins } = rp();
       const account = humanAccount(username);
       const challenge = registrations.take(account.username.toLowerCase());
+      if (account.disabled === 1) {
+        throw new McIasError(400, `Account "${account.username}" is disabled`);
+      }
       if (challenge === undefined) {
         throw new McIasError(
           400,
@@ -333,29 +356,15 @@ export function createMfa(options: MfaOptions): McIasMfa {
       }
     },
 
-    async beginPasskeyLogin(username?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    async beginPasskeyLogin(_username?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
       const { rpId } = rp();
-      let allowCredentials: { id: string; transports?: string[] }[] | undefined;
-      let accountId: number | undefined;
-      if (username !== undefined) {
-        // Unknown users get options with no credentials rather than an error,
-        // so the answer does not tell who has an account.
-        const account = findAccount(username);
-        accountId = account?.id ?? -1;
-        const rows = account === undefined ? [] : db.prepare(
-          "SELECT id, transports FROM webauthn_credentials WHERE account_id = ?",
-        ).all(account.id) as unknown as { id: string; transports: string }[];
-        allowCredentials = rows.map((c) => ({
-          id: c.id,
-          transports: JSON.parse(c.transports) as string[],
-        }));
-      }
+      // Always discoverable-credential options: listing an account's
+      // credential ids (and none for unknown names) told who has an account.
       const options = await generateAuthenticationOptions({
         rpID: rpId,
-        allowCredentials,
         userVerification: "required",
       });
-      logins.put(options.challenge, { accountId });
+      logins.put(options.challenge, {});
       return options;
     },
 

@@ -282,19 +282,11 @@ Deno.test("createMfa() finishPasskeyLogin() refuses an expired or reused challen
   );
 });
 
-Deno.test("createMfa() beginPasskeyLogin(username) lists only that account's passkeys", async () => {
+Deno.test("createMfa() passkey counts and registration options exclude existing passkeys", async () => {
   await using env = await setup();
   env.db.prepare(
     "INSERT INTO webauthn_credentials (id, account_id, public_key, transports) VALUES (?, 1, ?, ?)",
   ).run("Y3JlZC1h", new Uint8Array([1]), '["internal"]');
-  const alice = await env.mfa.beginPasskeyLogin("alice");
-  assert.deepEqual(alice.allowCredentials, [{
-    id: "Y3JlZC1h",
-    type: "public-key",
-    transports: ["internal"],
-  }]);
-  const nobody = await env.mfa.beginPasskeyLogin("nobody");
-  assert.deepEqual(nobody.allowCredentials ?? [], []);
   assert.equal(env.mfa.passkeyCount("alice"), 1);
   assert.equal(env.mfa.passkeyCount("bob"), 0);
   const reg = await env.mfa.beginPasskeyRegistration("alice");
@@ -303,5 +295,57 @@ Deno.test("createMfa() beginPasskeyLogin(username) lists only that account's pas
   await assert.rejects(
     env.mfa.beginPasskeyRegistration("svc"),
     (e) => e instanceof McIasError && e.status === 400,
+  );
+});
+
+Deno.test("createMfa() beginPasskeyLogin(username): discoverable options for everyone (no enumeration)", async () => {
+  await using env = await setup();
+  env.db.prepare(
+    "INSERT INTO webauthn_credentials (id, account_id, public_key, transports) VALUES (?, 1, ?, ?)",
+  ).run("Y3JlZC1h", new Uint8Array([1]), '["internal"]');
+  const alice = await env.mfa.beginPasskeyLogin("alice");
+  const nobody = await env.mfa.beginPasskeyLogin("nobody");
+  assert.deepEqual(alice.allowCredentials ?? [], []);
+  assert.deepEqual(Object.keys(alice).sort(), Object.keys(nobody).sort());
+});
+
+Deno.test("createMfa() finishPasskeyRegistration() refuses an account disabled meanwhile", async () => {
+  await using env = await setup();
+  const reg = await env.mfa.beginPasskeyRegistration("alice");
+  env.db.exec("UPDATE accounts SET disabled = 1 WHERE username = 'alice'");
+  await assert.rejects(
+    env.mfa.finishPasskeyRegistration("alice", {
+      id: "AAAA",
+      rawId: "AAAA",
+      type: "public-key",
+      clientExtensionResults: {},
+      response: { clientDataJSON: reg.challenge, attestationObject: "AAAA" },
+    }),
+    (e) => e instanceof McIasError && /disabled/.test(e.message),
+  );
+});
+
+Deno.test("createMfa() reauthenticate(): TOTP code or password, throttled and counted", async () => {
+  await using env = await setup();
+  const { secret } = await enrol(env);
+  env.completer.calls = [];
+  await assert.rejects(
+    env.mfa.reauthenticate("alice", { code: "000000", remoteAddr: "192.0.2.1" }),
+    (e) => e instanceof LoginFailedError && e.status === 401,
+  );
+  assert.deepEqual(env.completer.calls, ["throttle alice 192.0.2.1", "failure alice 192.0.2.1"]);
+  env.clock.now = new Date(env.clock.now.getTime() + 60_000);
+  await env.mfa.reauthenticate("alice", {
+    code: await oathtool(secret, env.clock.now),
+    remoteAddr: "192.0.2.1",
+  });
+  // No password verifier in this completer: a password cannot pass.
+  await assert.rejects(
+    env.mfa.reauthenticate("bob", { password: "whatever password", remoteAddr: "192.0.2.1" }),
+    (e) => e instanceof LoginFailedError && e.status === 401,
+  );
+  await assert.rejects(
+    env.mfa.reauthenticate("bob", { remoteAddr: "192.0.2.1" }),
+    (e) => e instanceof LoginFailedError && e.status === 401,
   );
 });

@@ -83,4 +83,12 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "tokens: policy tags and session start, for renewal",
+    up: `
+      ALTER TABLE tokens ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE tokens ADD COLUMN session_start TEXT;
+    `,
+  },
 ];

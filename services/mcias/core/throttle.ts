@@ -15,7 +15,9 @@ export interface ThrottleOptions {
   /** Counting window and lockout length, in milliseconds. */
   windowMs: number;
   /**
-   * Most keys tracked; the oldest are forgotten first.
+   * Most keys tracked; the oldest unlocked keys are forgotten first (a
+   * locked key is only dropped when every key is locked, soonest-ending
+   * lock first).
    * @default {100_000}
    */
   maxKeys?: number;
@@ -38,6 +40,7 @@ export class Throttle {
   #maxKeys: number;
   #now: () => number;
   #entries = new Map<string, Entry>();
+  #pending = new Map<string, number>();
 
   /** @throws {RangeError} When limit or window is not positive. */
   constructor(options: ThrottleOptions) {
@@ -69,10 +72,7 @@ export class Throttle {
     const now = this.#now();
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      if (this.#entries.size >= this.#maxKeys) {
-        // Maps iterate in insertion order: the first key is the oldest.
-        this.#entries.delete(this.#entries.keys().next().value!);
-      }
+      if (this.#entries.size >= this.#maxKeys) this.#evict(now);
       entry = { failures: [], lockedUntil: 0 };
       this.#entries.set(key, entry);
     }
@@ -85,6 +85,55 @@ export class Throttle {
     }
   }
 
+  /**
+   * Reserves an attempt for `key` before its (slow) check: the attempt
+   * counts against the budget until released, so concurrent attempts
+   * cannot all pass the throttle before any failure is recorded.
+   *
+   * @returns A release function (call it once, after recording any
+   *   failure), or `undefined` when failures plus attempts in flight
+   *   already reach the limit.
+   */
+  reserve(key: string): (() => void) | undefined {
+    const now = this.#now();
+    const entry = this.#entries.get(key);
+    const failures = entry === undefined
+      ? 0
+      : entry.lockedUntil > now
+      ? this.#limit
+      : entry.failures.filter((t) => t > now - this.#windowMs).length;
+    const pending = this.#pending.get(key) ?? 0;
+    if (failures + pending >= this.#limit) return undefined;
+    this.#pending.set(key, pending + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#pending.get(key) ?? 1) - 1;
+      if (left <= 0) this.#pending.delete(key);
+      else this.#pending.set(key, left);
+    };
+  }
+
+  // Makes room for a new key: drops the oldest entry that is not locked
+  // (a locked key must never be flushed out by a flood of new keys); when
+  // every entry is locked, the one whose lock ends first.
+  #evict(now: number): void {
+    let victim: string | undefined;
+    let soonest = Infinity;
+    for (const [key, entry] of this.#entries) {
+      if (entry.lockedUntil <= now) {
+        victim = key;
+        break;
+      }
+      if (entry.lockedUntil < soonest) {
+        soonest = entry.lockedUntil;
+        victim = key;
+      }
+    }
+    if (victim !== undefined) this.#entries.delete(victim);
+  }
+
   /** Forgets `key`'s failures (after a successful login). */
   reset(key: string): void {
     const entry = this.#entries.get(key);
@@ -95,4 +144,30 @@ export class Throttle {
   get size(): number {
     return this.#entries.size;
   }
+}
+
+/**
+ * The throttle key for a client address: IPv4 (and IPv4-mapped IPv6) whole,
+ * other IPv6 by its /64, since one host usually holds a whole /64.
+ *
+ * @param address A peer address as the transport reports it.
+ */
+export function addressKey(address: string): string {
+  const addr = String(address).replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  if (mapped !== null) return mapped[1];
+  if (!addr.includes(":")) return addr;
+  const [head, tail = ""] = addr.split("::", 2);
+  const left = head === "" ? [] : head.split(":");
+  const right = addr.includes("::") ? (tail === "" ? [] : tail.split(":")) : [];
+  if (right.some((g) => g.includes(".")) || left.some((g) => g.includes("."))) {
+    // Embedded IPv4 tail: only the first 64 bits matter; treat it as 2 groups.
+    const fix = (gs: string[]) => gs.flatMap((g) => (g.includes(".") ? ["0", "0"] : [g]));
+    left.splice(0, left.length, ...fix(left));
+    right.splice(0, right.length, ...fix(right));
+  }
+  const zeros = addr.includes("::") ? Math.max(0, 8 - left.length - right.length) : 0;
+  const groups = [...left, ...Array(zeros).fill("0"), ...right];
+  const prefix = groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16));
+  return `${prefix.join(":")}::/64`;
 }

@@ -33,6 +33,8 @@ export interface TokenClaims {
   roles: string[];
   /** Account type. */
   account_type: AccountType;
+  /** The service the token is for; absent on system tokens (valid for any service). */
+  aud?: string;
 }
 
 /** What to put in a new token. */
@@ -47,6 +49,8 @@ export interface IssueRequest {
   kind: TokenKind;
   /** Lifetime in milliseconds. */
   ttlMs: number;
+  /** The `aud` claim; omitted when empty. */
+  audience?: string;
 }
 
 /** A signed token and its claims. */
@@ -114,6 +118,7 @@ export class TokenSigner {
       roles: [...request.roles],
       account_type: request.accountType,
     };
+    if (request.audience !== undefined && request.audience !== "") claims.aud = request.audience;
     const token = await new SignJWT({ ...claims } as unknown as JWTPayload)
       .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "JWT" })
       .sign(key.privateJwk);
@@ -171,7 +176,8 @@ function checkClaims(p: JWTPayload): TokenClaims | undefined {
   if (
     typeof c.sub !== "string" || typeof c.jti !== "string" || typeof c.exp !== "number" ||
     typeof c.iat !== "number" || (c.typ !== "session" && c.typ !== "system") ||
-    (c.account_type !== "human" && c.account_type !== "system") || !Array.isArray(c.roles)
+    (c.account_type !== "human" && c.account_type !== "system") || !Array.isArray(c.roles) ||
+    (c.aud !== undefined && typeof c.aud !== "string")
   ) {
     return undefined;
   }

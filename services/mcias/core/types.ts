@@ -112,7 +112,7 @@ export interface PolicyInput {
   roles: Role[];
   /** Account type. */
   accountType: AccountType;
-  /** Target service; `""` for MCIAS itself. */
+  /** Target service; `"mcias"` (MCIAS_SERVICE_NAME) for MCIAS itself. */
   serviceName: string;
   /** Target service's tags. */
   tags: string[];
@@ -159,12 +159,26 @@ export class LoginFailedError extends Error {
 /** A caller error on admin operations (bad name, duplicate, unknown account): REST 400/404/409. */
 export class McIasError extends Error {
   /**
+   * Why a 409 conflict happened, when it is not a duplicate:
+   * `"failed_precondition"` for a state that forbids the operation (the
+   * last enabled admin, a disabled account). gRPC maps it to
+   * FAILED_PRECONDITION instead of ALREADY_EXISTS.
+   */
+  readonly reason?: "failed_precondition";
+
+  /**
    * @param status HTTP-style status the front ends map to their own codes.
    * @param message Safe to show the client.
+   * @param options `reason` refines a 409 (see {@linkcode McIasError.reason}).
    */
-  constructor(readonly status: 400 | 404 | 409, message: string) {
+  constructor(
+    readonly status: 400 | 404 | 409,
+    message: string,
+    options: { reason?: "failed_precondition" } = {},
+  ) {
     super(message);
     this.name = "McIasError";
+    if (options.reason !== undefined) this.reason = options.reason;
   }
 }
 
@@ -173,12 +187,22 @@ export interface McIas extends Disposable, LoginCompleter {
   // Authentication and tokens
   /** Throttle, credentials, second factor, policy, then a session token. */
   login(request: LoginRequest): Promise<TokenGrant>;
-  /** A new session token for a valid one (the old one stays valid until it expires). */
+  /**
+   * A new session token for a valid one: policy is re-run on the token's
+   * service and tags, the old token is revoked, and the new expiry never
+   * passes the original login time + `auth.max_session`.
+   * @throws {LoginFailedError} 401 invalid/expired/at max session, 403 policy
+   *   now denies or a system token (system tokens are reissued by an admin).
+   */
   renew(token: string): Promise<TokenGrant>;
   /** Revokes the token; idempotent. */
   logout(token: string): Promise<void>;
-  /** Full validation: signature, expiry, revocation, account enabled. */
-  validate(token: string): Promise<TokenInfo>;
+  /**
+   * Full validation: signature, expiry, revocation, account enabled and,
+   * when `serviceName` is given, that the token was issued for that
+   * service (its `aud`; system tokens have no audience and pass).
+   */
+  validate(token: string, serviceName?: string): Promise<TokenInfo>;
   /** The public keys, as a JWKS document. */
   jwks(): { keys: JsonWebKey[] };
   /** Issues a long-lived token for a system account (admin). */
@@ -229,6 +253,22 @@ export interface LoginCompleter {
   checkThrottle(username: string, remoteAddr: string): void;
   /** Counts a failed attempt. */
   recordFailure(username: string, remoteAddr: string): void;
+  /**
+   * Checks an account's password (Argon2id; the dummy check for an unknown,
+   * disabled or system account), with no throttle and no token. Without it,
+   * re-authentication by password always fails.
+   */
+  verifyPassword?(username: string, password: string): Promise<boolean>;
+}
+
+/** What a sensitive self-service step asks for: the password, or a TOTP code. */
+export interface ReauthProof {
+  /** The account password. */
+  password?: string;
+  /** A current TOTP code or a recovery code (TOTP-enabled accounts). */
+  code?: string;
+  /** Client address, for the throttle. */
+  remoteAddr: string;
 }
 
 /** The core's view of second factors during password login. */
@@ -247,9 +287,19 @@ export interface McIasMfa extends SecondFactorCheck {
   beginTotpEnrolment(username: string): Promise<{ secret: string; uri: string }>;
   /** Activates TOTP when `code` matches; returns ten single-use recovery codes (shown once). */
   confirmTotpEnrolment(username: string, code: string): Promise<{ recoveryCodes: string[] }>;
-  /** Turns TOTP off and deletes its recovery codes. */
+  /**
+   * Re-authentication for sensitive self-service (disabling TOTP, adding a
+   * passkey): a TOTP code (when TOTP is on) or the password. Throttled like
+   * a login; a failure counts.
+   * @throws {LoginFailedError} 401 wrong or missing proof, 429 throttled.
+   */
+  reauthenticate(username: string, proof: ReauthProof): Promise<void>;
+  /** Turns TOTP off and deletes its recovery codes (callers re-authenticate first). */
   disableTotp(username: string): void;
-  /** WebAuthn registration options for the caller (challenge kept server-side, 5 min). */
+  /**
+   * WebAuthn registration options for the caller (challenge kept server-side,
+   * 5 min). Callers re-authenticate first ({@linkcode McIasMfa.reauthenticate}).
+   */
   beginPasskeyRegistration(username: string): Promise<PublicKeyCredentialCreationOptionsJSON>;
   /** Verifies and stores a new passkey. */
   finishPasskeyRegistration(
@@ -257,7 +307,11 @@ export interface McIasMfa extends SecondFactorCheck {
     response: RegistrationResponseJSON,
     name?: string,
   ): Promise<void>;
-  /** WebAuthn authentication options; without `username`, a discoverable-credential (passwordless) login. */
+  /**
+   * WebAuthn authentication options: always a discoverable-credential
+   * (passwordless) login; `username` is accepted and ignored, so the answer
+   * never tells who has an account or which passkeys it has.
+   */
   beginPasskeyLogin(username?: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
   /** Verifies a passkey assertion, applies throttle and policy, and issues a session token. */
   finishPasskeyLogin(

@@ -13,6 +13,8 @@ import { createLogger } from "@mc/mcdsl/log";
 import { createDevPki } from "@mc/mcdsl/tls";
 import { CONFIG_SCHEMA, SERVICE } from "../config.ts";
 import { createMcIas, initMcIas, openMcIasDatabase } from "../core/mcias.ts";
+import { McIasError } from "../core/types.ts";
+import { grpcError } from "./grpc_error.ts";
 import { createMcIasGrpcServer, PROTO } from "./server.ts";
 
 function call<Req, Res>(
@@ -127,7 +129,20 @@ issuer = "https://localhost"
   const aliceAuth = client(PROTO.AuthService, user.token);
   const renewed = await call(aliceAuth.Renew.bind(aliceAuth), {});
   assert.equal((await call(auth.ValidateToken.bind(auth), { token: renewed.token })).valid, true);
-  const aliceAccounts = client(PROTO.AccountService, user.token);
+  // The token is for MCIAS itself: another service's validation refuses it.
+  assert.equal(
+    (await call(auth.ValidateToken.bind(auth), { token: renewed.token, serviceName: "wiki" }))
+      .valid,
+    false,
+  );
+  assert.equal(
+    (await call(auth.ValidateToken.bind(auth), { token: renewed.token, serviceName: "mcias" }))
+      .valid,
+    true,
+  );
+  // Renewal revoked the parent.
+  assert.equal((await call(auth.ValidateToken.bind(auth), { token: user.token })).valid, false);
+  const aliceAccounts = client(PROTO.AccountService, renewed.token);
   assert.equal(
     await code(call(aliceAccounts.ListAccounts.bind(aliceAccounts), {})),
     "PERMISSION_DENIED",
@@ -171,11 +186,20 @@ issuer = "https://localhost"
   assert.equal(jwks.keys[0]?.crv, "Ed25519");
   assert.ok(jwks.keys[0]?.kid);
   assert.deepEqual(JSON.parse(jwks.jwksJson), mcias.jwks());
-  await call(aliceAuth.Logout.bind(aliceAuth), {});
-  assert.equal((await call(auth.ValidateToken.bind(auth), { token: user.token })).valid, false);
+  const renewedAuth = client(PROTO.AuthService, renewed.token);
+  await call(renewedAuth.Logout.bind(renewedAuth), {});
+  assert.equal((await call(auth.ValidateToken.bind(auth), { token: renewed.token })).valid, false);
 
   const log = lines.join("\n");
   for (const secret of ["root-password-123", "alice-password-123", root.token, sys.token]) {
     assert.ok(!log.includes(secret), "a secret was logged");
   }
+});
+
+Deno.test("grpcError(): a 409 precondition is FAILED_PRECONDITION, a duplicate ALREADY_EXISTS", () => {
+  const logger = createLogger({ write: () => {} });
+  const pre = new McIasError(409, "last enabled admin", { reason: "failed_precondition" });
+  assert.equal(grpcError(pre, logger, "/m").code, grpc.status.FAILED_PRECONDITION);
+  const dup = new McIasError(409, "exists");
+  assert.equal(grpcError(dup, logger, "/m").code, grpc.status.ALREADY_EXISTS);
 });

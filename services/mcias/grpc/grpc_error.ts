@@ -34,7 +34,7 @@ const CALLER_CODES: Record<McIasError["status"], grpc.status> = {
  * Maps {@linkcode LoginFailedError} to UNAUTHENTICATED (401),
  * PERMISSION_DENIED (403) or RESOURCE_EXHAUSTED (429) and
  * {@linkcode McIasError} to INVALID_ARGUMENT (400), NOT_FOUND (404) or
- * ALREADY_EXISTS (409), keeping their messages, which are written for
+ * ALREADY_EXISTS (409; FAILED_PRECONDITION when its `reason` says so), keeping their messages, which are written for
  * clients. Anything else is a bug or an outage: it is logged and the client
  * gets INTERNAL with no detail of it.
  *
@@ -70,7 +70,9 @@ export function grpcError(error: unknown, logger: Logger, method: string): GrpcE
   }
   if (error instanceof McIasError) {
     return {
-      code: CALLER_CODES[error.status] ?? grpc.status.INVALID_ARGUMENT,
+      code: error.status === 409 && error.reason === "failed_precondition"
+        ? grpc.status.FAILED_PRECONDITION
+        : CALLER_CODES[error.status] ?? grpc.status.INVALID_ARGUMENT,
       details: error.message,
       metadata,
     };

@@ -105,7 +105,8 @@ export function createMcIasGrpcServer(options: McIasGrpcServerOptions): GrpcServ
       return {};
     }),
     ValidateToken: unary(async (call) => {
-      const info = await mcias.validate(call.request.token);
+      const { token, serviceName } = call.request;
+      const info = await mcias.validate(token, serviceName === "" ? undefined : serviceName);
       if (!info.valid) return { valid: false };
       return {
         valid: true,

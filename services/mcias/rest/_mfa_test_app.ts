@@ -51,7 +51,14 @@ export class FakeLoginCompleter implements LoginCompleter {
   recordFailure(username: string, remoteAddr: string): void {
     this.calls.push(`failure ${username} ${remoteAddr}`);
   }
+  /** Accepts {@linkcode FAKE_PASSWORD} of the account. */
+  verifyPassword(username: string, password: string): Promise<boolean> {
+    return Promise.resolve(password === FAKE_PASSWORD(username));
+  }
 }
+
+/** FAKE password the fake completer accepts for `username`. */
+export const FAKE_PASSWORD = (username: string): string => `fake-password-${username}`;
 
 /** FAKE validator: bearer `fake-bearer-<username>` is a valid user token. */
 export const FAKE_VALIDATOR: TokenValidator = {

@@ -232,8 +232,8 @@ export function createRestApp(options: RestAppOptions): Hono<RestEnv> {
   });
 
   api.post("/v1/token/validate", async (c) => {
-    const body = await readJson(c, { maxBytes: 20_000, allowedKeys: ["token"] });
-    const info = await mcias.validate(str(body, "token", true));
+    const body = await readJson(c, { maxBytes: 20_000, allowedKeys: ["token", "service_name"] });
+    const info = await mcias.validate(str(body, "token", true), str(body, "service_name"));
     return c.json({
       valid: info.valid,
       username: info.username,

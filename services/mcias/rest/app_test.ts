@@ -158,9 +158,21 @@ Deno.test("REST validate, renew, logout and admin routes", async () => {
   const renew = await app.fetch(post("/v1/auth/renew", "", token), env);
   assert.equal(renew.status, 200, await renew.clone().text());
   const renewed = (await renew.json()).token;
-  const logout = await app.fetch(post("/v1/auth/logout", {}, token), env);
+  // validate with service_name checks the token's audience (here MCIAS itself).
+  for (const [service, valid] of [["wiki", false], ["mcias", true]] as const) {
+    const v = await app.fetch(
+      post("/v1/token/validate", { token: renewed, service_name: service }),
+      env,
+    );
+    assert.equal((await v.json()).valid, valid, service);
+  }
+  // Renewal revoked the parent: it can neither renew again nor log out.
+  const again = await app.fetch(post("/v1/auth/renew", {}, token), env);
+  assert.equal(again.status, 401);
+  await again.body?.cancel();
+  const logout = await app.fetch(post("/v1/auth/logout", {}, renewed), env);
   assert.equal(logout.status, 204);
-  const after = await app.fetch(post("/v1/auth/renew", {}, token), env);
+  const after = await app.fetch(post("/v1/auth/renew", {}, renewed), env);
   assert.equal(after.status, 401);
   await after.body?.cancel();
   const jwks = await (await app.request("/.well-known/jwks.json", {}, env)).json();

@@ -65,17 +65,25 @@ export function createMfaRoutes(options: MfaRoutesOptions): Hono<Env> {
       if (!mfa.totpEnabled(username)) {
         throw new HttpError(409, "TOTP is not enabled for this account");
       }
-      if (!(await mfa.verifyTotp(username, code))) {
-        throw new HttpError(
-          403,
-          "TOTP code or recovery code is wrong: send a current code to disable TOTP",
-        );
-      }
+      // Throttled and counted like a login, so the code cannot be guessed.
+      await reauth(() => mfa.reauthenticate(username, { code, remoteAddr: remoteAddr(c) }));
       await call(() => mfa.disableTotp(username));
       return c.body(null, 204);
     })
     .post("/v1/account/webauthn/register/options", async (c) => {
-      const options = await call(() => mfa.beginPasskeyRegistration(caller(c)));
+      // A new passkey logs in alone: a stolen session must not add one.
+      const username = caller(c);
+      const proof = hasBody(c)
+        ? await readJson(c, {
+          allowedKeys: ["password", "code"],
+          validate: (b) => ({
+            password: optionalString(b.password, "password", 1024),
+            code: optionalString(b.code, "code", 32),
+          }),
+        })
+        : {};
+      await reauth(() => mfa.reauthenticate(username, { ...proof, remoteAddr: remoteAddr(c) }));
+      const options = await call(() => mfa.beginPasskeyRegistration(username));
       return c.json(options);
     })
     .post("/v1/account/webauthn/register", async (c) => {
@@ -91,9 +99,7 @@ export function createMfaRoutes(options: MfaRoutesOptions): Hono<Env> {
       return c.json({ passkeys: mfa.passkeyCount(caller(c)) }, 201);
     })
     .post("/v1/auth/webauthn/options", async (c) => {
-      const hasBody = (c.req.header("content-length") ?? "0") !== "0" ||
-        c.req.header("transfer-encoding") !== undefined;
-      const { username } = hasBody
+      const { username } = hasBody(c)
         ? await readJson(c, {
           allowedKeys: ["username"],
           validate: (b) => ({ username: optionalString(b.username, "username") }),
@@ -121,6 +127,11 @@ export function createMfaRoutes(options: MfaRoutesOptions): Hono<Env> {
       c.header("cache-control", "no-store");
       return c.json({ token: grant.token, expires_at: grant.expiresAt.toISOString() });
     });
+}
+
+function hasBody(c: Context): boolean {
+  const length = c.req.header("content-length");
+  return length === undefined ? c.req.raw.body !== null : length !== "0";
 }
 
 function caller(c: Context<Env>): string {
@@ -156,6 +167,19 @@ async function call<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
+// Re-authentication on an authenticated route: a wrong proof is 403 (the
+// session is fine), 429 when throttled.
+async function reauth(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (error) {
+    if (error instanceof LoginFailedError && error.status === 401) {
+      throw new HttpError(403, error.message, { cause: error });
+    }
+    return await call(() => Promise.reject(error));
+  }
+}
+
 function codeField(b: Record<string, unknown>): { code: string } {
   if (typeof b.code !== "string" || b.code.length === 0 || b.code.length > 32) {
     throw new TypeError('Field "code" must be the 6-digit TOTP code or a recovery code');
@@ -163,10 +187,10 @@ function codeField(b: Record<string, unknown>): { code: string } {
   return { code: b.code };
 }
 
-function optionalString(value: unknown, field: string): string | undefined {
+function optionalString(value: unknown, field: string, max = 256): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || value.length > 256) {
-    throw new TypeError(`Field "${field}" must be a string of at most 256 characters`);
+  if (typeof value !== "string" || value.length > max) {
+    throw new TypeError(`Field "${field}" must be a string of at most ${max} characters`);
   }
   return value;
 }

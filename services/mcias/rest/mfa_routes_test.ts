@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { secureApp } from "@mc/mcdsl/httpserver";
 import { createLogger } from "@mc/mcdsl/log";
 import { createMfaRoutes, MFA_ACCESS } from "./mfa_routes.ts";
-import { FAKE_VALIDATOR, makeMfaTestEnv } from "./_mfa_test_app.ts";
+import { FAKE_PASSWORD, FAKE_VALIDATOR, makeMfaTestEnv } from "./_mfa_test_app.ts";
 
 async function oathtool(base32: string, at: Date): Promise<string> {
   const { code, stdout } = await new Deno.Command("oathtool", {
@@ -70,10 +70,20 @@ Deno.test("TOTP routes: enrol, confirm with an oathtool code, disable with a cod
   assert.equal(again.status, 409);
   await again.body?.cancel();
 
+  env.completer.calls = [];
   const noCode = await env.app.request("/v1/account/totp", request("DELETE", { code: "000000x" }));
   assert.equal(noCode.status, 403);
   await noCode.body?.cancel();
   assert.equal(env.mfa.totpEnabled("alice"), true);
+  // Guessing is throttled and counted like a login.
+  assert.ok(
+    env.completer.calls.some((c) => c.startsWith("throttle alice ")),
+    env.completer.calls.join(),
+  );
+  assert.ok(
+    env.completer.calls.some((c) => c.startsWith("failure alice ")),
+    env.completer.calls.join(),
+  );
 
   const disable = await env.app.request(
     "/v1/account/totp",
@@ -112,9 +122,22 @@ Deno.test("self-service routes need a valid token; system accounts get 400", asy
 
 Deno.test("passkey routes: options for the caller and for login; bad bodies are 400", async () => {
   await using env = await makeMfaTestEnv();
+  // A session alone cannot add a passkey: re-authenticate (throttled, counted).
+  for (const body of [undefined, {}, { password: "wrong password here" }, { code: "123456" }]) {
+    env.completer.calls = [];
+    const refused = await env.app.request(
+      "/v1/account/webauthn/register/options",
+      request("POST", body),
+    );
+    assert.equal(refused.status, 403, JSON.stringify(body));
+    await refused.body?.cancel();
+    if (body !== undefined) {
+      assert.ok(env.completer.calls.some((c) => c.startsWith("failure alice ")), String(body));
+    }
+  }
   const reg = await env.app.request(
     "/v1/account/webauthn/register/options",
-    request("POST"),
+    request("POST", { password: FAKE_PASSWORD("alice") }),
   );
   assert.equal(reg.status, 200);
   const regOptions = await reg.json();
@@ -138,7 +161,8 @@ Deno.test("passkey routes: options for the caller and for login; bad bodies are 
   assert.equal(forged.status, 400);
   assert.match((await forged.json()).error, /Passkey registration failed/);
 
-  // Public login options: with no body (passwordless) and with a username.
+  // Public login options: with no body (passwordless) and with a username:
+  // the same discoverable options either way (no enumeration).
   const open = await env.app.request("/v1/auth/webauthn/options", { method: "POST" });
   assert.equal(open.status, 200);
   const openOptions = await open.json();

@@ -19,8 +19,8 @@ async function post(path, body, token) {
 }
 
 // Registers a passkey for the account behind `token`.
-globalThis.mcRegister = async (token, name) => {
-  const options = await post("/v1/account/webauthn/register/options", {}, token);
+globalThis.mcRegister = async (token, name, password) => {
+  const options = await post("/v1/account/webauthn/register/options", { password }, token);
   if (options.status !== 200) return { step: "options", ...options };
   const response = await startRegistration({ optionsJSON: options.json });
   return { step: "register", ...(await post("/v1/account/webauthn/register", { response, name }, token)) };

@@ -133,6 +133,7 @@ export async function makeRealMcIas(
       completeLogin: (username, context) => ref.core!.completeLogin(username, context),
       checkThrottle: (username, remoteAddr) => ref.core!.checkThrottle(username, remoteAddr),
       recordFailure: (username, remoteAddr) => ref.core!.recordFailure(username, remoteAddr),
+      verifyPassword: (username, password) => ref.core!.verifyPassword!(username, password),
     },
     now,
     async seal(plain) {

@@ -11,13 +11,20 @@ import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { Logger } from "@mc/mcdsl/log";
 import { csrfInput } from "@mc/mcdsl/web";
-import { type Account, type McIas, McIasError, type McIasMfa } from "../core/types.ts";
+import {
+  type Account,
+  LoginFailedError,
+  type McIas,
+  McIasError,
+  type McIasMfa,
+} from "../core/types.ts";
 import { PASSKEY_SCRIPT_PATH } from "./passkey_script.ts";
 import {
   formStatus,
   message,
   page,
   readForm,
+  remoteAddrOf,
   sessionOf,
   type WebContext,
   type WebEnv,
@@ -86,12 +93,34 @@ export function registerAccountPage(routes: Hono<WebEnv>, options: AccountPageOp
     }
   });
 
-  routes.post("/account/totp/disable", (c) => {
+  routes.post("/account/totp/disable", async (c) => {
     if (mfa === undefined) return unavailable(c);
     const username = sessionOf(c).username;
+    // A stolen session alone must not strip the second factor: a current
+    // code (or a recovery code) is required, throttled and counted.
+    const code = (await readForm(c)).field("code").trim();
+    if (code === "" || code.length > 32) {
+      return accountPage(
+        c,
+        { error: "Enter a current code from your authenticator app (or a recovery code)." },
+        400,
+      );
+    }
     try {
+      await mfa.reauthenticate(username, { code, remoteAddr: remoteAddrOf(c) });
       mfa.disableTotp(username);
     } catch (error) {
+      if (error instanceof LoginFailedError) {
+        return accountPage(
+          c,
+          {
+            error: error.status === 429
+              ? "Too many failed attempts: try again later."
+              : "That code is not right: two-factor authentication is still on.",
+          },
+          400,
+        );
+      }
       return accountPage(c, { error: callerError(error) }, 400);
     }
     logger.info("totp disabled", { account: username });
@@ -150,6 +179,8 @@ export function registerAccountPage(routes: Hono<WebEnv>, options: AccountPageOp
 function passkeyForm(): HtmlEscapedString {
   return html`
     <label>Name for a new passkey <input type="text" id="passkey-name" maxlength="64" placeholder="e.g. laptop"></label>
+    <label>Your password <input type="password" id="passkey-password" autocomplete="current-password" maxlength="1024"></label>
+    <label>Or a current TOTP code <input type="text" id="passkey-code" autocomplete="one-time-code" maxlength="32"></label>
     <p><button type="button" id="passkey-register">Add a passkey</button></p>
     <p id="passkey-message" class="message error" role="alert" hidden></p>
   ` as HtmlEscapedString;
@@ -198,7 +229,9 @@ function totpSection(
         <p>Status: on.</p>
         <form method="post" action="/account/totp/disable" hx-post="/account/totp/disable"
           hx-confirm="Turn off two-factor authentication?" ${HX_FORM}>
-      ${csrfInput(c.var.csrfToken)}<button type="submit">Turn off</button></form>
+      ${csrfInput(c.var.csrfToken)}
+      <label>Current code <input type="text" name="code" autocomplete="one-time-code" maxlength="32" required></label>
+      <button type="submit">Turn off</button></form>
       </div>
     ` as HtmlEscapedString;
   }

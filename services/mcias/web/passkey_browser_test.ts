@@ -107,6 +107,7 @@ Deno.test({
     }, tab);
     await evaluate(`(() => {
       document.getElementById("passkey-name").value = "laptop";
+      document.getElementById("passkey-password").value = "ada-password-123";
       document.getElementById("passkey-register").click();
     })()`);
     const count = await until(10_000, "the passkey to be registered", async () => {

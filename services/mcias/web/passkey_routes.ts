@@ -48,7 +48,27 @@ export function registerPasskeyRoutes(routes: Hono<WebEnv>, options: PasskeyRout
 
   routes.post("/account/passkeys/options", (c) =>
     answer(c, async (mfa) => {
-      return await mfa.beginPasskeyRegistration(sessionOf(c).username);
+      // A passkey signs in alone: a stolen session must not add one, so
+      // re-authenticate (password, or TOTP code), throttled and counted.
+      const username = sessionOf(c).username;
+      const body = await readJson(c, { maxBytes: 4096, allowedKeys: ["password", "code"] });
+      const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+      try {
+        await mfa.reauthenticate(username, {
+          password: text(body.password),
+          code: text(body.code),
+          remoteAddr: remoteAddrOf(c),
+        });
+      } catch (error) {
+        if (error instanceof LoginFailedError && error.status === 401) {
+          throw new HttpError(
+            403,
+            "Enter your password (or a current TOTP code) to add a passkey",
+          );
+        }
+        throw error;
+      }
+      return await mfa.beginPasskeyRegistration(username);
     }));
 
   routes.post("/account/passkeys", (c) =>

@@ -80,7 +80,10 @@ export const PASSKEY_SCRIPT = `"use strict";
       show("");
       register.disabled = true;
       try {
-        const options = await post("/account/passkeys/options");
+        const options = await post("/account/passkeys/options", {
+          password: document.getElementById("passkey-password")?.value ?? "",
+          code: document.getElementById("passkey-code")?.value ?? "",
+        });
         const credential = await navigator.credentials.create({
           publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options),
         });

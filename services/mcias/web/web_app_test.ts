@@ -505,8 +505,10 @@ Deno.test("web /account shows second factors as not available without McIasMfa",
 });
 
 Deno.test("web /account enrols and removes TOTP through McIasMfa", async () => {
-  // TEST SCAFFOLDING: a fake second-factor service that accepts code 654321.
+  // TEST SCAFFOLDING: a fake second-factor service that accepts code 654321
+  // for enrolment and 111111 for re-authentication.
   const enabled = new Set<string>();
+  const reauths: string[] = [];
   const mfa = {
     totpEnabled: (u: string) => enabled.has(u),
     verifyTotp: () => Promise.resolve(false),
@@ -522,6 +524,12 @@ Deno.test("web /account enrols and removes TOTP through McIasMfa", async () => {
       return Promise.resolve({ recoveryCodes: ["rc-one", "rc-two"] });
     },
     disableTotp: (u: string) => void enabled.delete(u),
+    reauthenticate: (u: string, proof: { code?: string }) => {
+      reauths.push(`${u}:${proof.code ?? ""}`);
+      return proof.code === "111111"
+        ? Promise.resolve()
+        : Promise.reject(new LoginFailedError(401, "re-authentication failed"));
+    },
     beginPasskeyRegistration: () => Promise.reject(new Error("unused")),
     finishPasskeyRegistration: () => Promise.reject(new Error("unused")),
     beginPasskeyLogin: () => Promise.reject(new Error("unused")),
@@ -543,7 +551,15 @@ Deno.test("web /account enrols and removes TOTP through McIasMfa", async () => {
   assert.match(confirm.text, /rc-one/);
   assert.ok(enabled.has("ada"));
 
-  const disable = await browser.post("/account/totp/disable");
+  // A session alone cannot turn TOTP off: a current code is required and checked.
+  const noCode = await browser.post("/account/totp/disable");
+  assert.equal(noCode.res.status, 400);
+  assert.ok(enabled.has("ada"));
+  const wrong = await browser.post("/account/totp/disable", { code: "000000" });
+  assert.equal(wrong.res.status, 400);
+  assert.ok(enabled.has("ada"));
+  assert.deepEqual(reauths, ["ada:000000"]);
+  const disable = await browser.post("/account/totp/disable", { code: "111111" });
   assert.match(disable.text, /Two-factor authentication is off/);
   assert.ok(!enabled.has("ada"));
 });
@@ -577,6 +593,10 @@ Deno.test("web passkey endpoints: CSRF header, session for registration, cookie 
     beginTotpEnrolment: () => Promise.reject(new Error("unused")),
     confirmTotpEnrolment: () => Promise.reject(new Error("unused")),
     disableTotp: () => {},
+    reauthenticate: (_u: string, proof: { password?: string }) =>
+      proof.password === "ada-pw"
+        ? Promise.resolve()
+        : Promise.reject(new LoginFailedError(401, "re-authentication failed")),
     beginPasskeyRegistration: (u: string) =>
       Promise.resolve({ challenge: "c1", user: { name: u }, rp: { name: "MCIAS" } }),
     finishPasskeyRegistration: (u: string, _r: unknown, name?: string) => {
@@ -632,7 +652,11 @@ Deno.test("web passkey endpoints: CSRF header, session for registration, cookie 
 
   const account = await browser.page("/account");
   assert.match(account.text, /id="passkey-register"/);
-  const regOptions = await json("/account/passkeys/options", {});
+  // A session alone cannot add a passkey: the password (or a TOTP code) is required.
+  const noProof = await json("/account/passkeys/options", {});
+  assert.equal(noProof.status, 403);
+  await noProof.body?.cancel();
+  const regOptions = await json("/account/passkeys/options", { password: "ada-pw" });
   assert.deepEqual((await regOptions.json()).user, { name: "ada" });
   const reg = await json("/account/passkeys", { response: { id: "new" }, name: " laptop " });
   assert.deepEqual(await reg.json(), { ok: true });

@@ -100,7 +100,12 @@ export const PROTO_JSON: Record<string, unknown> = {
             },
             "LogoutRequest": { "fields": {} },
             "LogoutResponse": { "fields": {} },
-            "ValidateTokenRequest": { "fields": { "token": { "type": "string", "id": 1 } } },
+            "ValidateTokenRequest": {
+              "fields": {
+                "token": { "type": "string", "id": 1 },
+                "serviceName": { "type": "string", "id": 2 },
+              },
+            },
             "ValidateTokenResponse": {
               "fields": {
                 "valid": { "type": "bool", "id": 1 },

@@ -10,6 +10,12 @@ export interface ValidateTokenRequest {
    * The JWT.
    */
   "token"?: string;
+  /**
+   * The service asking; when set, the token must have been issued for it
+   * (its `aud`), else `valid: false`. System tokens have no audience and
+   * pass. Empty: no audience check.
+   */
+  "serviceName"?: string;
 }
 
 /**
@@ -20,4 +26,10 @@ export interface ValidateTokenRequest__Output {
    * The JWT.
    */
   "token": string;
+  /**
+   * The service asking; when set, the token must have been issued for it
+   * (its `aud`), else `valid: false`. System tokens have no audience and
+   * pass. Empty: no audience check.
+   */
+  "serviceName": string;
 }
