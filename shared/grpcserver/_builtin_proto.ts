@@ -2,7 +2,7 @@
  * The descriptors of the built-in services (health, reflection), loaded once.
  *
  * Regenerate `_builtin/` with:
- * `deno run -A shared/grpcserver/gen_proto.ts --out shared/grpcserver/_builtin -I shared/grpcserver/proto grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto`
+ * `deno task proto --out shared/grpcserver/_builtin -I shared/grpcserver/proto grpc/health/v1/health.proto grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto`
  *
  * @module
  */

@@ -5,12 +5,13 @@
  * `loadProto()` loads at run time without reading `.proto` files.
  *
  * ```sh
- * deno run -A shared/grpcserver/gen_proto.ts --out proto/gen -I proto proto/mcns/v1/mcns.proto
+ * deno task proto --out proto/gen -I proto proto/mcns/v1/mcns.proto
  * ```
  *
  * @module
  */
 
+import { relative as relativePath } from "node:path";
 import protobuf from "protobufjs";
 
 /** Options for {@linkcode generateProto}. */
@@ -93,9 +94,16 @@ export async function generateProto(options: GenerateProtoOptions): Promise<stri
     ...GEN_FLAGS,
     ...includeDirs.map((d) => `--includeDirs=${absolute(d)}`),
     `--outDir=${absolute(outDir)}`,
-    ...protos,
+    // A proto named from the working directory is passed as seen from the
+    // first include directory (the generator's cwd); others pass as given.
+    ...protos.map((p) =>
+      includeDirs.length > 0 && !p.startsWith("/") && exists(p)
+        ? relativePath(absolute(includeDirs[0]), absolute(p))
+        : p
+    ),
   ];
-  const out = await new Deno.Command(Deno.execPath(), {
+  // "deno" from PATH, so `deno task proto` can grant `--allow-run=deno`.
+  const out = await new Deno.Command("deno", {
     args,
     cwd: includeDirs.length > 0 ? absolute(includeDirs[0]) : Deno.cwd(),
     stdout: "piped",
@@ -117,7 +125,7 @@ export async function generateProto(options: GenerateProtoOptions): Promise<stri
     // The project's fmt settings, found from the output directory or, for an
     // output outside the project, from the working directory.
     const config = findConfig(absolute(outDir)) ?? findConfig(Deno.cwd());
-    await new Deno.Command(Deno.execPath(), {
+    await new Deno.Command("deno", {
       args: ["fmt", "--quiet", ...(config ? ["--config", config] : []), outDir],
       stdout: "null",
       stderr: "null",

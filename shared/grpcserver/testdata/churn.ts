@@ -2,7 +2,7 @@
 // processes, and a verdict from its exit code. Used by churn_test.ts and, as
 // a CLI, for the trials recorded in CHURN.md:
 //
-//   deno run -A churn.ts --server mcdsl|naive --transport tls|unix --seconds S
+//   deno run --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys churn.ts --server mcdsl|naive --transport tls|unix --seconds S
 //     [--trials N] [--perturb]
 //
 // --perturb runs the server with MALLOC_PERTURB_ so that glibc fills freed
@@ -53,8 +53,18 @@ export interface ChurnResult {
   crashLines: string[];
 }
 
+// The same capabilities `deno task test` grants: these are test drivers, not services.
+const TEST_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-run",
+  "--allow-sys",
+];
+
 function denoArgs(script: string, args: string[]): string[] {
-  return ["run", "--quiet", "--config", CONFIG, "-A", `${HERE}${script}`, ...args];
+  return ["run", "--quiet", "--config", CONFIG, ...TEST_PERMISSIONS, `${HERE}${script}`, ...args];
 }
 
 /** A started churn_server.ts. */

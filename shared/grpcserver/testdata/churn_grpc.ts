@@ -3,7 +3,7 @@
 // mid-stream or after their calls (GOAWAY on an idle session), and finally
 // exit the process with calls in flight.
 //
-// deno run -A churn_grpc.ts --target T --seconds S [--channels N] [--ca CA.pem] [--token T]
+// deno run --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys churn_grpc.ts --target T --seconds S [--channels N] [--ca CA.pem] [--token T]
 // Prints one JSON line: {"channels":N,"ok":N,"failed":N}.
 import type * as grpc from "@grpc/grpc-js";
 import { parseArgs } from "node:util";

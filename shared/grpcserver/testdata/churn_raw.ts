@@ -2,7 +2,7 @@
 // runs nghttp2): HTTP/2 connections that open calls and then vanish, reset
 // streams, or send GOAWAY, with and without open streams.
 //
-// deno run -A churn_raw.ts --transport tls|unix --addr HOST:PORT|PATH --seconds S
+// deno run --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys churn_raw.ts --transport tls|unix --addr HOST:PORT|PATH --seconds S
 //   [--concurrency C] [--ca CA.pem] [--token T] [--goaway-only]
 // Prints one JSON line: {"connections":N,"failed":N}.
 import { parseArgs } from "node:util";

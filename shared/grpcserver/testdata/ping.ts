@@ -1,5 +1,5 @@
 // One Ping from its own process: exits 0 when it succeeds, 1 otherwise.
-// deno run -A ping.ts --target T [--ca CA.pem]
+// deno run --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys ping.ts --target T [--ca CA.pem]
 import { parseArgs } from "node:util";
 import { createGrpcClient } from "../client.ts";
 import { Echo } from "./echo_service.ts";
