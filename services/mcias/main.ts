@@ -8,7 +8,7 @@
  * @module
  */
 
-import { restore, snapshot } from "@mc/mcdsl/archive";
+import { restoreCommand, snapshotCommand } from "@mc/mcdsl/archive";
 import { type CliSpec, type CommandInput, type OptionSpec, runCli } from "@mc/mcdsl/cli";
 import { loadConfig, parseDuration } from "@mc/mcdsl/config";
 import { createLogger } from "@mc/mcdsl/log";
@@ -29,8 +29,6 @@ const PASSWORD_STDIN: OptionSpec = {
   type: "boolean",
   description: "Read the password from one line of stdin instead of prompting (automation)",
 };
-
-const encoder = new TextEncoder();
 
 async function config(values: CommandInput["values"]): Promise<McIasConfig> {
   return await loadConfig(values.config as string, CONFIG_SCHEMA, { service: SERVICE });
@@ -87,11 +85,6 @@ function showRule(r: PolicyRule): string {
   return `${String(r.id).padStart(4)} ${String(r.priority).padStart(6)} ${r.effect.padEnd(5)} ` +
     `roles=${any(r.roles)} types=${any(r.accountTypes)} services=${any(r.serviceNames)} ` +
     `tags=${any(r.tags)}${r.description ? `  # ${r.description}` : ""}`;
-}
-
-function progress(p: { entries: number; bytes: number }): void {
-  if (!Deno.stderr.isTerminal()) return;
-  Deno.stderr.writeSync(encoder.encode(`\r${p.entries} entries, ${p.bytes} bytes`));
 }
 
 const ROLE_OPTION: OptionSpec = {
@@ -383,68 +376,11 @@ export const CLI: CliSpec = {
         },
       },
     },
-    snapshot: {
-      summary: "Write a .tar.zst snapshot of the data directory (safe while the server runs)",
-      options: {
-        config: CONFIG_OPTION,
-        output: {
-          type: "string",
-          short: "o",
-          valueName: "path",
-          description: "Archive to write (default: <data dir>/backups/mcias-<time>.tar.zst)",
-        },
-      },
-      async run({ values }) {
-        const cfg = await config(values);
-        const dataDir = dataDirOf(cfg);
-        await Deno.mkdir(`${dataDir}/backups`, { recursive: true });
-        const db = openMcIasDatabase(cfg.database.path);
-        try {
-          const result = await snapshot({
-            dataDir,
-            service: SERVICE,
-            database: db,
-            output: values.output as string | undefined,
-            onProgress: progress,
-          });
-          if (Deno.stderr.isTerminal()) console.error("");
-          console.log(result.path);
-        } finally {
-          db.close();
-        }
-      },
-    },
-    restore: {
-      summary: "Restore a snapshot into a new data directory",
-      options: {
-        from: {
-          type: "string",
-          valueName: "archive",
-          description: "Snapshot (.tar.zst) to restore",
-          required: true,
-        },
-        to: {
-          type: "string",
-          valueName: "dir",
-          description: "Data directory to create",
-          required: true,
-        },
-        force: {
-          type: "boolean",
-          description: "Replace the directory if it exists and is not empty",
-        },
-      },
-      async run({ values }) {
-        const result = await restore({
-          archive: values.from as string,
-          dest: values.to as string,
-          overwrite: values.force === true,
-        });
-        console.log(
-          `restored ${result.entries} entries (${result.bytes} bytes) into ${result.path}`,
-        );
-      },
-    },
+    snapshot: snapshotCommand({
+      service: SERVICE,
+      databasePath: async (path) => (await config({ config: path })).database.path,
+    }),
+    restore: restoreCommand(),
   },
 };
 

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
-import { restore, snapshot } from "@mc/mcdsl/archive";
+import { restoreCommand, snapshotCommand } from "@mc/mcdsl/archive";
 import { type CliSpec, type CommandSpec, runCli } from "@mc/mcdsl/cli";
 import { loadConfig } from "@mc/mcdsl/config";
 import { createLogger } from "@mc/mcdsl/log";
@@ -195,61 +194,11 @@ export const CLI: CliSpec = {
     },
     zone: ZONE,
     record: RECORD,
-    snapshot: {
-      summary: "Write a .tar.zst snapshot of the data directory (safe while the server runs)",
-      options: {
-        config: CONFIG_OPTION,
-        output: {
-          type: "string",
-          short: "o",
-          valueName: "path",
-          description: "Archive to write (default: <data dir>/backups/mcns-<time>.tar.zst)",
-        },
-      },
-      async run({ values }) {
-        const config = await load(values.config);
-        const dataDir = dirname(config.database.path);
-        await Deno.mkdir(`${dataDir}/backups`, { recursive: true });
-        const result = await snapshot({
-          dataDir,
-          service: SERVICE,
-          database: config.database.path,
-          output: values.output as string | undefined,
-        });
-        console.log(result.path);
-      },
-    },
-    restore: {
-      summary: "Restore a snapshot into a new data directory",
-      options: {
-        from: {
-          type: "string",
-          valueName: "archive",
-          description: "Snapshot (.tar.zst) to restore",
-          required: true,
-        },
-        to: {
-          type: "string",
-          valueName: "dir",
-          description: "Data directory to create",
-          required: true,
-        },
-        force: {
-          type: "boolean",
-          description: "Replace the directory if it exists and is not empty",
-        },
-      },
-      async run({ values }) {
-        const result = await restore({
-          archive: values.from as string,
-          dest: values.to as string,
-          overwrite: values.force === true,
-        });
-        console.log(
-          `restored ${result.entries} entries (${result.bytes} bytes) into ${result.path}`,
-        );
-      },
-    },
+    snapshot: snapshotCommand({
+      service: SERVICE,
+      databasePath: async (path) => (await load(path)).database.path,
+    }),
+    restore: restoreCommand(),
   },
 };
 

@@ -38,3 +38,4 @@
 export * from "./archive_error.ts";
 export * from "./snapshot.ts";
 export * from "./restore.ts";
+export * from "./commands.ts";
