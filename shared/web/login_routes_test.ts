@@ -224,11 +224,12 @@ Deno.test("SSO flow signs the user in end to end and sends them on to next", asy
   );
   assert.ok(
     setCookies.some((c) =>
-      /^mc_session=[^;]+; Max-Age=3[56]\d\d; Path=\/; HttpOnly; Secure; SameSite=Strict$/.test(c)
+      /^__Host-mc_session=[^;]+; Max-Age=3[56]\d\d; Path=\/; HttpOnly; Secure; SameSite=Strict$/
+        .test(c)
     ),
     setCookies.join("\n"),
   );
-  assert.equal(b.jar.get("mc_session"), TOKEN);
+  assert.equal(b.jar.get("__Host-mc_session"), TOKEN);
   assert.equal(b.jar.get(SSO_STATE_COOKIE), undefined);
   const body = await done.text();
   assert.equal(refreshTarget(body), "/repos/a?x=1");
@@ -256,7 +257,7 @@ Deno.test("/sso/callback accepts expires_at as Unix seconds", async () => {
   const done = await b.get((await startSso(b, mcias)).href);
   assert.equal(done.status, 200);
   assert.equal(refreshTarget(await done.text()), "/");
-  assert.equal(b.jar.get("mc_session"), TOKEN);
+  assert.equal(b.jar.get("__Host-mc_session"), TOKEN);
 });
 
 Deno.test("/sso/callback refuses a state that does not match the cookie, without asking MCIAS", async () => {
@@ -275,7 +276,7 @@ Deno.test("/sso/callback refuses a state that does not match the cookie, without
   assert.ok(!page.includes(back.searchParams.get("code")!));
   assert.equal(mcias.seen.tokenRequests, 0);
   assert.equal(b.jar.get(SSO_STATE_COOKIE), undefined);
-  assert.equal(b.jar.get("mc_session"), undefined);
+  assert.equal(b.jar.get("__Host-mc_session"), undefined);
 });
 
 Deno.test("/sso/callback refuses a callback from another browser (no state cookie)", async () => {
@@ -288,7 +289,7 @@ Deno.test("/sso/callback refuses a callback from another browser (no state cooki
   assert.equal(res.status, 400);
   assert.match(await res.text(), /This sign-in attempt has expired or this browser blocks cookies/);
   assert.equal(mcias.seen.tokenRequests, 0);
-  assert.equal(victim.jar.get("mc_session"), undefined);
+  assert.equal(victim.jar.get("__Host-mc_session"), undefined);
 });
 
 Deno.test("/sso/callback refuses a missing code and reports MCIAS errors", async () => {
@@ -350,7 +351,7 @@ Deno.test("/sso/callback answers 502 without leaking the code when MCIAS refuses
   assert.ok(!lines.join("\n").includes(code));
   assert.ok(!lines.join("\n").includes(attempt.verifier));
   assert.equal(mcias.seen.tokenRequests, 1);
-  assert.equal(b.jar.get("mc_session"), undefined);
+  assert.equal(b.jar.get("__Host-mc_session"), undefined);
 });
 
 Deno.test("/sso/callback answers 502 when MCIAS cannot be reached or answers nonsense", async () => {
@@ -458,7 +459,7 @@ Deno.test("SSO exchanges the code over real TLS trusting only the configured CA"
     const trusted = await run(pki.ca.cert);
     assert.equal(trusted.done.status, 200);
     await trusted.done.body?.cancel();
-    assert.equal(trusted.b.jar.get("mc_session"), TOKEN);
+    assert.equal(trusted.b.jar.get("__Host-mc_session"), TOKEN);
 
     const untrusted = await run(undefined);
     assert.equal(untrusted.done.status, 502);
@@ -514,7 +515,7 @@ Deno.test("POST /login signs in with directLogin and redirects to next", async (
   assert.ok(wrongPage.includes("MCIAS did not accept these credentials"));
   assert.ok(wrongPage.includes('value="&lt;ada&gt;"'));
   assert.ok(!wrongPage.includes("wrong-pw"));
-  assert.equal(b.jar.get("mc_session"), undefined);
+  assert.equal(b.jar.get("__Host-mc_session"), undefined);
 
   const right = await b.post(
     `${SERVICE}/login`,
@@ -528,7 +529,7 @@ Deno.test("POST /login signs in with directLogin and redirects to next", async (
   );
   assert.equal(right.status, 303);
   assert.equal(right.headers.get("location"), "/");
-  assert.equal(b.jar.get("mc_session"), TOKEN);
+  assert.equal(b.jar.get("__Host-mc_session"), TOKEN);
   assert.deepEqual(calls, [
     { username: "<ada>", password: "wrong-pw" },
     { username: "ada", password: "right", totpCode: "123456" },
@@ -568,20 +569,20 @@ Deno.test("POST /logout clears the session cookie and needs the CSRF token", asy
   const token = (await (await b.get(`${SERVICE}/login`)).text()).match(
     /name="_csrf" value="([^"]+)"/,
   )![1]!;
-  b.jar.set("mc_session", TOKEN);
+  b.jar.set("__Host-mc_session", TOKEN);
   const refused = await b.post(`${SERVICE}/logout`, "");
   assert.equal(refused.status, 403);
   await refused.body?.cancel();
-  assert.equal(b.jar.get("mc_session"), TOKEN);
+  assert.equal(b.jar.get("__Host-mc_session"), TOKEN);
   const res = await b.post(`${SERVICE}/logout`, "", { [CSRF_HEADER]: token });
   assert.equal(res.status, 303);
   assert.equal(res.headers.get("location"), "/login");
   assert.ok(
     res.headers.getSetCookie().includes(
-      "mc_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict",
+      "__Host-mc_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict",
     ),
   );
-  assert.equal(b.jar.get("mc_session"), undefined);
+  assert.equal(b.jar.get("__Host-mc_session"), undefined);
 });
 
 Deno.test("mountLoginRoutes() throws TypeError for malformed SSO settings", () => {
@@ -640,7 +641,7 @@ Deno.test("SSO code exchange refuses a redirect instead of resending the code_ve
     assert.equal(done.status, 502);
     await done.body?.cancel();
     assert.deepEqual(stolen, []);
-    assert.equal(b.jar.get("mc_session"), undefined);
+    assert.equal(b.jar.get("__Host-mc_session"), undefined);
   } finally {
     await server.shutdown();
   }

@@ -34,7 +34,7 @@
  * app.get("/app/", (c) =>
  *   c.html(renderPage({ title: "MCR", body: html`<p>Hello ${c.var.session.username}</p>`, csrfToken: c.var.csrfToken })));
  *
- * const res = await app.request("https://mcr.example.net/app/", { headers: { Cookie: "mc_session=a.b.c" } });
+ * const res = await app.request("https://mcr.example.net/app/", { headers: { Cookie: "__Host-mc_session=a.b.c" } });
  * assert.match(await res.text(), /Hello ada/);
  * ```
  *

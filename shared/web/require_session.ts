@@ -26,7 +26,7 @@ export interface RequireSessionOptions {
   /**
    * Session cookie name.
    *
-   * @default {"mc_session"}
+   * @default {"__Host-mc_session"}
    */
   cookieName?: string;
   /**

@@ -40,7 +40,9 @@ function makeApp(options: Partial<RequireSessionOptions> = {}) {
 
 Deno.test("requireSession() puts TokenInfo and the token in the context for a valid session", async () => {
   const { app, validator } = makeApp();
-  const res = await app.request(`${ORIGIN}/app/x`, { headers: { Cookie: `mc_session=${GOOD}` } });
+  const res = await app.request(`${ORIGIN}/app/x`, {
+    headers: { Cookie: `__Host-mc_session=${GOOD}` },
+  });
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { user: "ada", token: GOOD });
   assert.deepEqual(validator.seen, [GOOD]);
@@ -84,14 +86,14 @@ Deno.test("requireSession() answers htmx requests with HX-Redirect to the login 
     headers: {
       "HX-Request": "true",
       "HX-Current-URL": `${ORIGIN}/app/repos?page=3`,
-      Cookie: "mc_session=expired.token.sig",
+      Cookie: "__Host-mc_session=expired.token.sig",
     },
   });
   assert.equal(res.status, 401);
   assert.equal(res.headers.get("hx-redirect"), "/login?next=%2Fapp%2Frepos%3Fpage%3D3");
   assert.equal(res.headers.get("location"), null);
   assert.equal(await res.text(), "Unauthorized: sign in first");
-  assert.match(res.headers.getSetCookie()[0]!, /^mc_session=; Max-Age=0/);
+  assert.match(res.headers.getSetCookie()[0]!, /^__Host-mc_session=; Max-Age=0/);
 });
 
 Deno.test("requireSession() drops an HX-Current-URL whose path would redirect off-site", async () => {
@@ -121,7 +123,7 @@ Deno.test("requireSession() answers 503 and keeps the cookie when MCIAS cannot b
   );
   app.get("/", (c) => c.text("never"));
   const res = await app.request(`${ORIGIN}/`, {
-    headers: { Accept: "text/html", Cookie: `mc_session=${GOOD}` },
+    headers: { Accept: "text/html", Cookie: `__Host-mc_session=${GOOD}` },
   });
   assert.equal(res.status, 503);
   assert.equal(

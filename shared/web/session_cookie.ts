@@ -14,8 +14,12 @@
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 
-/** Default name of the session cookie. */
-export const DEFAULT_SESSION_COOKIE = "mc_session";
+/**
+ * Default name of the session cookie. The `__Host-` prefix makes browsers
+ * refuse it unless it is Secure, host-only and for `/`, so a sibling
+ * `*.svc` service cannot plant a session (login CSRF, fixation).
+ */
+export const DEFAULT_SESSION_COOKIE = "__Host-mc_session";
 
 /** Default upper bound on the session cookie's lifetime: 7 days, in seconds. */
 export const DEFAULT_SESSION_MAX_AGE = 7 * 24 * 60 * 60;
@@ -28,7 +32,7 @@ export interface SessionCookieOptions {
   /**
    * Cookie name.
    *
-   * @default {"mc_session"}
+   * @default {"__Host-mc_session"}
    */
   name?: string;
   /**
@@ -68,7 +72,7 @@ export interface SessionCookieOptions {
  *   return c.text("ok");
  * });
  * const res = await app.request("/");
- * assert.match(res.headers.get("set-cookie")!, /^mc_session=a\.b\.c; Max-Age=3\d{3}; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+ * assert.match(res.headers.get("set-cookie")!, /^__Host-mc_session=a\.b\.c; Max-Age=3\d{3}; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
  * ```
  */
 export function setSessionCookie(
@@ -123,7 +127,7 @@ export function setSessionCookie(
  *
  * const app = new Hono();
  * app.get("/", (c) => c.text(getSessionCookie(c) ?? "none"));
- * const res = await app.request("/", { headers: { Cookie: "mc_session=a.b.c" } });
+ * const res = await app.request("/", { headers: { Cookie: "__Host-mc_session=a.b.c" } });
  * assert.equal(await res.text(), "a.b.c");
  * ```
  */
@@ -153,7 +157,7 @@ export function getSessionCookie(
  *   return c.text("bye");
  * });
  * const res = await app.request("/");
- * assert.equal(res.headers.get("set-cookie"), "mc_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict");
+ * assert.equal(res.headers.get("set-cookie"), "__Host-mc_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict");
  * ```
  */
 export function clearSessionCookie(

@@ -27,7 +27,7 @@ function at(seconds: number): Date {
 Deno.test("setSessionCookie() sets HttpOnly, Secure, SameSite=Strict, Path=/ and Max-Age from the expiry", async () => {
   const res = await within((c) => setSessionCookie(c, "aaa.bbb.ccc", at(3600.9), { now }));
   assert.deepEqual(res.headers.getSetCookie(), [
-    "mc_session=aaa.bbb.ccc; Max-Age=3600; Path=/; HttpOnly; Secure; SameSite=Strict",
+    "__Host-mc_session=aaa.bbb.ccc; Max-Age=3600; Path=/; HttpOnly; Secure; SameSite=Strict",
   ]);
 });
 
@@ -100,11 +100,11 @@ Deno.test("getSessionCookie() returns the token, or undefined for an absent or m
     await res.body?.cancel();
     return value;
   };
-  assert.equal(await read("other=1; mc_session=eyJ.eyJ.sig"), "eyJ.eyJ.sig");
+  assert.equal(await read("other=1; __Host-mc_session=eyJ.eyJ.sig"), "eyJ.eyJ.sig");
   assert.equal(await read("mcr_session=x.y.z", "mcr_session"), "x.y.z");
   assert.equal(await read(), undefined);
-  assert.equal(await read("mc_session="), undefined);
-  assert.equal(await read("mc_session=%3Cscript%3E"), undefined);
+  assert.equal(await read("__Host-mc_session="), undefined);
+  assert.equal(await read("__Host-mc_session=%3Cscript%3E"), undefined);
 });
 
 Deno.test("clearSessionCookie() expires the cookie with the same attributes", async () => {
