@@ -17,6 +17,7 @@ import { type PageContent, renderPage } from "./layout.ts";
 import { safeNextPath } from "./safe_next_path.ts";
 import {
   clearSessionCookie,
+  getSessionCookie,
   type SessionCookieOptions,
   setSessionCookie,
 } from "./session_cookie.ts";
@@ -93,6 +94,13 @@ export interface LoginRoutesOptions {
   session?: SessionCookieOptions;
   /** Where to report failures; codes, tokens and passwords are never logged. */
   logger?: Logger;
+  /**
+   * Revokes the session's token at MCIAS on `POST /logout`, normally the
+   * mcdsl auth client's `logout`. Without it, logout only clears the cookie
+   * and the token stays valid until it expires. A failure is logged and the
+   * cookie is cleared anyway.
+   */
+  revoke?: (token: string) => Promise<void>;
 }
 
 /**
@@ -109,7 +117,7 @@ export interface LoginRoutesOptions {
  * - `GET /sso/callback` (only with `sso`): checks `state`, exchanges the code
  *   at MCIAS `POST /v1/sso/token`, sets the session cookie and sends the
  *   browser on to `next`;
- * - `POST /logout`: clears the session cookie, redirects to `/login`.
+ * - `POST /logout`: revokes the token (with `revoke`), clears the session cookie, redirects to `/login`.
  *
  * After SSO the browser is sent on by a page with a meta refresh, not a 3xx:
  * a redirect would continue the cross-site navigation that came from MCIAS,
@@ -204,7 +212,17 @@ export function mountLoginRoutes<E extends Env>(
     });
   }
 
-  app.post("/logout", (c) => {
+  app.post("/logout", async (c) => {
+    const token = getSessionCookie(c, session);
+    if (token !== undefined && options.revoke !== undefined) {
+      try {
+        await options.revoke(token);
+      } catch (error) {
+        logger?.warn("logout: revoking the session token at MCIAS failed", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
     clearSessionCookie(c, session);
     c.header("Cache-Control", "no-store");
     return c.redirect("/login", 303);

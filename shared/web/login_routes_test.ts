@@ -585,6 +585,27 @@ Deno.test("POST /logout clears the session cookie and needs the CSRF token", asy
   assert.equal(b.jar.get("__Host-mc_session"), undefined);
 });
 
+Deno.test("POST /logout revokes the token at MCIAS, and still logs out when that fails", async () => {
+  const revoked: string[] = [];
+  const b = browser(makeService({
+    revoke: (token) => {
+      revoked.push(token);
+      return revoked.length === 1 ? Promise.resolve() : Promise.reject(new Error("MCIAS down"));
+    },
+  }));
+  const csrf = (await (await b.get(`${SERVICE}/login`)).text()).match(
+    /name="_csrf" value="([^"]+)"/,
+  )![1]!;
+  for (let i = 0; i < 2; i++) {
+    b.jar.set("__Host-mc_session", TOKEN);
+    const res = await b.post(`${SERVICE}/logout`, "", { [CSRF_HEADER]: csrf });
+    assert.equal(res.status, 303);
+    await res.body?.cancel();
+    assert.equal(b.jar.get("__Host-mc_session"), undefined);
+  }
+  assert.deepEqual(revoked, [TOKEN, TOKEN]);
+});
+
 Deno.test("mountLoginRoutes() throws TypeError for malformed SSO settings", () => {
   const mount = (sso: Partial<SsoClientOptions>) => () =>
     mountLoginRoutes(new Hono(), {
