@@ -6,6 +6,9 @@
  * @module
  */
 
+import { join } from "node:path";
+import { freePort } from "@mc/mcdsl/testing";
+import { createDevPki, writeDevPki } from "@mc/mcdsl/tls";
 import { planService, type ServicePlan } from "../tasks/_launcher.ts";
 
 /** A service process started under its declared flags. */
@@ -92,5 +95,67 @@ export async function startServiceProcess(
     stderr: () => err,
     stop,
     [Symbol.asyncDispose]: async () => void await stop(),
+  };
+}
+
+/** A temporary data directory for a service with HTTPS and gRPC listeners. */
+export interface ServiceDir extends AsyncDisposable {
+  /** Holds everything; removed on dispose. */
+  root: string;
+  /** The data directory (`root/<service>`). */
+  dataDir: string;
+  /** The config file inside it (`<service>.toml`). */
+  config: string;
+  /** CA certificate PEM to trust. */
+  ca: string;
+  /** HTTPS port in the config. */
+  httpsPort: number;
+  /** gRPC port in the config. */
+  grpcPort: number;
+  /** `https://localhost:<httpsPort>`. */
+  url: string;
+}
+
+/**
+ * Creates `<tmp>/<service>/` with a dev PKI in `certs/` and a config holding
+ * the standard `[server]` (HTTPS and gRPC on free loopback ports, relative
+ * certificate paths) and `[database]` (`<service>.db`) sections, followed by
+ * `extraToml(ports)` for the service's own sections.
+ *
+ * @param service Service name.
+ * @param extraToml The rest of the config, given the chosen ports.
+ */
+export async function makeServiceDir(
+  service: string,
+  extraToml: (ports: { httpsPort: number; grpcPort: number }) => string = () => "",
+): Promise<ServiceDir> {
+  const root = await Deno.makeTempDir({ prefix: `${service}_` });
+  const dataDir = join(root, service);
+  await Deno.mkdir(join(dataDir, "certs"), { recursive: true });
+  const paths = await writeDevPki(join(dataDir, "certs"), await createDevPki());
+  const httpsPort = freePort();
+  const grpcPort = freePort();
+  const config = join(dataDir, `${service}.toml`);
+  await Deno.writeTextFile(
+    config,
+    `[server]
+listen_addr = "127.0.0.1:${httpsPort}"
+grpc_addr = "127.0.0.1:${grpcPort}"
+tls_cert = "certs/cert.pem"
+tls_key = "certs/key.pem"
+
+[database]
+path = "${service}.db"
+${extraToml({ httpsPort, grpcPort })}`,
+  );
+  return {
+    root,
+    dataDir,
+    config,
+    ca: await Deno.readTextFile(paths.caCert),
+    httpsPort,
+    grpcPort,
+    url: `https://localhost:${httpsPort}`,
+    [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
   };
 }

@@ -9,9 +9,13 @@
 
 import { join } from "node:path";
 import { parseConfig } from "@mc/mcdsl/config";
-import { createDevPki, writeDevPki } from "@mc/mcdsl/tls";
 import { freePort, run } from "@mc/mcdsl/testing";
-import { type ServiceProcess, startServiceProcess } from "../../tests/_service_process.ts";
+import {
+  makeServiceDir,
+  type ServiceDir,
+  type ServiceProcess,
+  startServiceProcess,
+} from "../../tests/_service_process.ts";
 import { planService, type ServicePlan } from "../../tasks/_launcher.ts";
 import { CONFIG_SCHEMA, type McIasConfig, SERVICE } from "./config.ts";
 
@@ -20,61 +24,17 @@ import { createMcIas, openMcIasDatabase } from "./core/mcias.ts";
 import type { McIas, SecondFactorCheck } from "./core/types.ts";
 
 /** A temporary MCIAS data directory. */
-export interface McIasDir extends AsyncDisposable {
-  /** Holds everything; removed on dispose. */
-  root: string;
-  /** The data directory (`root/mcias`). */
-  dataDir: string;
-  /** The config file inside it. */
-  config: string;
-  /** CA certificate PEM to trust. */
-  ca: string;
-  /** HTTPS port in the config. */
-  httpsPort: number;
-  /** gRPC port in the config. */
-  grpcPort: number;
-  /** `https://localhost:<port>`. */
-  url: string;
-}
+export type McIasDir = ServiceDir;
 
 /** Creates a data directory with certificates and a config on free ports. */
-export async function makeMcIasDir(extraToml = ""): Promise<McIasDir> {
-  const root = await Deno.makeTempDir({ prefix: "mcias_" });
-  const dataDir = join(root, "mcias");
-  await Deno.mkdir(join(dataDir, "certs"), { recursive: true });
-  const pki = await createDevPki();
-  const paths = await writeDevPki(join(dataDir, "certs"), pki);
-  const httpsPort = freePort();
-  const grpcPort = freePort();
-  const config = join(dataDir, "mcias.toml");
-  await Deno.writeTextFile(
-    config,
-    `[server]
-listen_addr = "127.0.0.1:${httpsPort}"
-grpc_addr = "127.0.0.1:${grpcPort}"
-tls_cert = "certs/cert.pem"
-tls_key = "certs/key.pem"
-
-[database]
-path = "mcias.db"
-
+export function makeMcIasDir(extraToml = ""): Promise<McIasDir> {
+  return makeServiceDir("mcias", ({ httpsPort }) => `
 [log]
 level = "warn"
 
 [auth]
 issuer = "https://localhost:${httpsPort}"
-${extraToml}`,
-  );
-  return {
-    root,
-    dataDir,
-    config,
-    ca: await Deno.readTextFile(paths.caCert),
-    httpsPort,
-    grpcPort,
-    url: `https://localhost:${httpsPort}`,
-    [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
-  };
+${extraToml}`);
 }
 
 /** An MCIAS process started under its declared flags. */

@@ -25,7 +25,7 @@ Deno.test("mcias server sandbox denies what its manifest does not declare", asyn
       ),
       plan.flags.join(" "),
     );
-    const probe = join(ROOT, "tests/fixture/testdata/probe.ts");
+    const probe = join(ROOT, "tests/sandbox_probe.ts");
     const out = await run(Deno.execPath(), [
       "run",
       ...plan.flags,
