@@ -180,15 +180,35 @@ function absolute(path: string | undefined): string {
   return path === undefined || path === "" ? "" : resolve(path);
 }
 
+// A key through an array of tables (`listeners.routes.backend` over
+// `[[listeners]]` and `[[listeners.routes]]`) collects the value from every
+// table; unset optional values are dropped.
 function dotted(config: unknown, key: string): string | string[] | undefined {
-  let value: unknown = config;
+  let values: unknown[] = [config];
+  let throughArray = false;
   for (const part of key.split(".")) {
-    if (value === null || typeof value !== "object" || !(part in value)) return undefined;
-    value = (value as Record<string, unknown>)[part];
+    const next: unknown[] = [];
+    for (let value of values) {
+      if (Array.isArray(value)) {
+        throughArray = true;
+      } else {
+        value = [value];
+      }
+      for (const item of value as unknown[]) {
+        if (item === null || typeof item !== "object" || !(part in item)) continue;
+        next.push((item as Record<string, unknown>)[part]);
+      }
+    }
+    if (next.length === 0 && !throughArray) return undefined;
+    values = next;
   }
-  if (value === undefined || value === null) return "";
-  if (Array.isArray(value)) return value.map(String);
-  return String(value);
+  if (!throughArray) {
+    const value = values[0];
+    if (value === undefined || value === null) return "";
+    if (Array.isArray(value)) return value.map(String);
+    return String(value);
+  }
+  return values.flat().filter((v) => v !== undefined && v !== null && v !== "").map(String);
 }
 
 /** Options for {@linkcode planService}. */

@@ -59,3 +59,55 @@ Deno.test("isHelpRequest() treats -h, help and --help alike", () => {
   assert.equal(isHelpRequest("server", ["--help"]), true);
   assert.equal(isHelpRequest("server", ["--config", "/a.toml"]), false);
 });
+
+Deno.test("planService() resolves placeholders through arrays of tables (mc-proxy listeners and routes)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "launcher_mcproxy_" });
+  try {
+    const config = `${dir}/mc-proxy.toml`;
+    await Deno.writeTextFile(
+      config,
+      `
+[database]
+path = "${dir}/data/mc-proxy.db"
+
+[[listeners]]
+addr = ":8443"
+
+[[listeners.routes]]
+hostname = "a.test"
+backend = "127.0.0.1:9001"
+
+[[listeners.routes]]
+hostname = "b.test"
+backend = "10.0.0.2:443"
+mode = "l7"
+tls_cert = "data/certs/b.pem"
+tls_key = "data/certs/b.key"
+
+[[listeners]]
+addr = "127.0.0.1:9443"
+
+[proxy]
+backend_hosts = ["10.0.0.3"]
+`,
+    );
+    const plan = await planService("mc-proxy", "server", ["--config", config], {
+      env: () => undefined,
+    });
+    const net = plan.flags.find((f) => f.startsWith("--allow-net="))!.slice(12).split(",");
+    assert.deepEqual(net.toSorted(), [
+      "0.0.0.0:8443",
+      "10.0.0.2:443",
+      "10.0.0.3",
+      "127.0.0.1:9001",
+      "127.0.0.1:9443",
+    ]);
+    const read = plan.flags.find((f) => f.startsWith("--allow-read="))!.slice(13).split(",");
+    assert.ok(read.includes(`${dir}/data/certs/b.pem`));
+    assert.ok(read.includes(`${dir}/data/certs/b.key`));
+    assert.ok(read.includes(`${dir}/data`));
+    assert.ok(!read.some((p) => p === "" || p === dir));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -22,7 +22,9 @@
  * An entry is either literal text or exactly one `${name}` placeholder; a
  * placeholder that resolves to nothing (an optional key left empty) grants
  * nothing. In `net`, listen addresses (`:8443`), URLs and `unix:` socket
- * paths are normalised: a socket path becomes read and write of that path.
+ * paths are normalised: a socket path becomes read and write of that path
+ * plus `unix:<path>` net (Deno's node:net checks both). `unix:${key}` marks
+ * a key that holds a bare socket path.
  *
  * @module
  */
@@ -135,7 +137,7 @@ export function normalizeNetValue(value: string): { net: string } | { socket: st
  * assert.deepEqual(set, {
  *   read: ["/srv/x/x.toml", "/srv/x/admin.sock"],
  *   write: ["/srv/x/admin.sock"],
- *   net: ["0.0.0.0:8443"],
+ *   net: ["0.0.0.0:8443", "unix:/srv/x/admin.sock"],
  * });
  * ```
  */
@@ -158,8 +160,11 @@ export function resolveManifest(
             continue;
           }
           const n = normalizeNetValue(value);
-          if ("socket" in n) sockets.push(n.socket);
-          else values.push(n.net);
+          if ("socket" in n) {
+            // Deno's node:net (grpc-js) checks net for unix sockets too.
+            sockets.push(n.socket);
+            values.push(`unix:${n.socket}`);
+          } else values.push(n.net);
         }
       }
       if (values.length > 0) out[kind] = values;
@@ -171,6 +176,11 @@ export function resolveManifest(
 }
 
 function expand(entry: string, lookup: PlaceholderLookup): string[] {
+  // `unix:${key}`: a config key holding a bare socket path.
+  if (entry.startsWith("unix:${")) {
+    return expand(entry.slice("unix:".length), lookup)
+      .map((v) => v.startsWith("unix:") ? v : `unix:${v}`);
+  }
   const match = PLACEHOLDER.exec(entry);
   if (match === null) {
     if (entry.includes("${")) {

@@ -183,3 +183,22 @@ Deno.test("undeclaredAccesses() treats unix sockets as read and write of their p
   assert.deepEqual(undeclaredAccesses(entries, { read: ["/srv/p"], write: ["/srv/p"] }), []);
   assert.equal(undeclaredAccesses(entries, { read: ["/srv/p"] }).length, 1);
 });
+
+Deno.test("resolveManifest() grants a unix socket as read, write and unix: net, from a URL or a bare path", () => {
+  const manifest = parseManifest({
+    server: { net: ["${server.grpc_addr}", "unix:${admin.socket}"] },
+  }, "test");
+  const values: Record<string, string> = {
+    "server.grpc_addr": "unix:///srv/x/grpc.sock",
+    "admin.socket": "/srv/x/admin.sock",
+  };
+  assert.deepEqual(resolveManifest(manifest, "server", (name) => values[name]), {
+    read: ["/srv/x/grpc.sock", "/srv/x/admin.sock"],
+    write: ["/srv/x/grpc.sock", "/srv/x/admin.sock"],
+    net: ["unix:/srv/x/grpc.sock", "unix:/srv/x/admin.sock"],
+  });
+  assert.throws(
+    () => resolveManifest({ server: { net: ["unix:${nope}"] } }, "server", () => undefined),
+    /no config key or launcher value named "nope"/,
+  );
+});
