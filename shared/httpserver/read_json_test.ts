@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { captureLogger } from "./_testing.ts";
+import { captureLogger, tempPki } from "./_testing.ts";
 import { HttpError, jsonErrorHandler } from "./http_error.ts";
 import { readJson, type ReadJsonOptions } from "./read_json.ts";
+import { serveHttps } from "./serve_https.ts";
 
 function appReading<T>(options?: ReadJsonOptions<T>): Hono {
   const app = new Hono().onError(jsonErrorHandler({ logger: captureLogger().logger }));
@@ -74,6 +75,88 @@ Deno.test("readJson() answers 413 when streamed bytes exceed maxBytes without Co
   });
   await expectError(response, 413, "Request body is larger than the limit of 65536 bytes");
   assert.ok(pulled < 100, `read ${pulled} chunks`);
+});
+
+Deno.test("readJson() still answers 413 when a body is longer than its declared Content-Length", async () => {
+  // Only an in-process caller can do this (the HTTP stacks cut the body at
+  // the declared length); the one-piece read must still enforce the limit.
+  const response = await appReading({ maxBytes: 10 }).request("/", {
+    method: "POST",
+    body: JSON.stringify({ pad: "x".repeat(100) }),
+    headers: { "content-type": "application/json", "content-length": "5" },
+  });
+  await expectError(response, 413, "Request body is larger than the limit of 10 bytes");
+});
+
+Deno.test("readJson() answers 400, not 500, when the body cannot be read", async () => {
+  const { logger, records } = captureLogger();
+  const app = new Hono().onError(jsonErrorHandler({ logger }));
+  app.post("/", async (c) => c.json({ got: await readJson(c) }));
+  const variants: Record<string, string>[] = [{}, { "content-length": "50" }];
+  for (const headers of variants) {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"a":'));
+        controller.error(new Error("connection reset"));
+      },
+    });
+    const response = await app.request("/", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", ...headers },
+    });
+    await expectError(
+      response,
+      400,
+      "Request body could not be read: the connection ended early",
+    );
+  }
+  assert.deepEqual(records().filter((r) => r.level === "error"), []);
+});
+
+Deno.test("readJson() over serveHttps reads Content-Length bodies and shrugs off clients that hang up", async () => {
+  await using pki = await tempPki();
+  const { logger, records } = captureLogger();
+  const app = new Hono().onError(jsonErrorHandler({ logger }));
+  app.post("/", async (c) => c.json({ got: await readJson(c, { maxBytes: 64 }) }));
+  await using server = await serveHttps(app, {
+    listenAddr: "127.0.0.1:0",
+    tlsCert: pki.cert,
+    tlsKey: pki.key,
+    logger,
+  });
+  using client = Deno.createHttpClient({ caCerts: [pki.caPem] });
+  const base = `https://127.0.0.1:${server.addr.port}/`;
+  const json = { "content-type": "application/json" };
+  const ok = await fetch(base, { client, method: "POST", headers: json, body: '{"a":1}' });
+  assert.deepEqual(await ok.json(), { got: { a: 1 } });
+  const big = await fetch(base, {
+    client,
+    method: "POST",
+    headers: json,
+    body: JSON.stringify({ pad: "x".repeat(100) }),
+  });
+  await expectError(big, 413, "Request body is larger than the limit of 64 bytes");
+
+  // Headers promising 40 bytes, 5 sent, then the client goes away.
+  const conn = await Deno.connectTls({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    caCerts: [pki.caPem],
+  });
+  await conn.write(
+    new TextEncoder().encode(
+      "POST / HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n" +
+        'content-length: 40\r\n\r\n{"a":',
+    ),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  conn.close();
+  // The server notices the hang-up; give it a bounded moment to log.
+  for (let i = 0; i < 20 && !records().some((r) => r.msg === "request failed"); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.deepEqual(records().filter((r) => r.level === "error"), []);
 });
 
 Deno.test("readJson() defaults to a 64 KiB limit", async () => {

@@ -82,14 +82,22 @@ export function requestLog(
     generateId = () => crypto.randomUUID(),
     remoteAddr = socketAddr,
   } = options;
+  // The lines go out at info; below that level only the request id is set.
+  const enabled = logger.level === "debug" || logger.level === "info";
   async function requestLogMiddleware(
     c: Context<{ Variables: RequestLogVariables }>,
     next: Next,
   ): Promise<void> {
-    const start = now();
+    const start = enabled ? now() : 0;
     const incoming = c.req.header("x-request-id");
     const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : generateId();
     c.set("requestId", requestId);
+    // Set before the handler runs, so the response it builds with c.json()
+    // and friends carries it; setting it afterwards makes Hono rebuild the
+    // response (a new body stream and header copy), a large share of a
+    // small request's cost. A response made some other way (new Response,
+    // an error handler) gets it after all, below.
+    c.header("x-request-id", requestId);
     let failed = false;
     try {
       await next();
@@ -99,17 +107,21 @@ export function requestLog(
       failed = true;
       throw error;
     } finally {
-      if (!failed) c.header("x-request-id", requestId);
-      const tokenInfo = c.get("tokenInfo" as never) as { username?: string } | undefined;
-      logger.info("request", {
-        method: c.req.method,
-        path: c.req.path,
-        status: failed ? 500 : c.res.status,
-        durationMs: Math.round((now() - start) * 10) / 10,
-        remoteAddr: remoteAddr(c),
-        requestId,
-        user: tokenInfo?.username || undefined,
-      });
+      if (!failed && c.res.headers.get("x-request-id") !== requestId) {
+        c.header("x-request-id", requestId);
+      }
+      if (enabled) {
+        const tokenInfo = c.get("tokenInfo" as never) as { username?: string } | undefined;
+        logger.info("request", {
+          method: c.req.method,
+          path: c.req.path,
+          status: failed ? 500 : c.res.status,
+          durationMs: Math.round((now() - start) * 10) / 10,
+          remoteAddr: remoteAddr(c),
+          requestId,
+          user: tokenInfo?.username || undefined,
+        });
+      }
     }
   }
   // It never answers, so secureApp lets it log requests that match no route.

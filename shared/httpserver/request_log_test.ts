@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import type { TokenInfo } from "../auth/types.ts";
+import { createLogger } from "../log/mod.ts";
 import { captureLogger, run, tempPki } from "./_testing.ts";
 import { HttpError, jsonErrorHandler } from "./http_error.ts";
 import { readJson } from "./read_json.ts";
@@ -33,6 +34,51 @@ Deno.test("requestLog() writes one line with method, path, status, duration and 
     durationMs: 12.3,
     requestId: "id-1",
   });
+});
+
+Deno.test("requestLog() under a logger above info writes nothing but still sets the request id", async () => {
+  const lines: string[] = [];
+  const logger = createLogger({ level: "warn", write: (line) => lines.push(line) });
+  let clockReads = 0;
+  const app = new Hono<Vars>()
+    .use(requestLog({ logger, now: () => ++clockReads, generateId: () => "id-2" }))
+    .get("/v1/health", (c) => c.json({ id: c.var.requestId }));
+  const response = await app.request("/v1/health");
+  assert.equal(response.headers.get("x-request-id"), "id-2");
+  assert.deepEqual(await response.json(), { id: "id-2" });
+  assert.deepEqual(lines, []);
+  assert.equal(clockReads, 0);
+});
+
+Deno.test("requestLog() echoes X-Request-Id on every kind of response", async () => {
+  const { logger } = captureLogger();
+  let n = 0;
+  const app = new Hono<Vars>()
+    .use(requestLog({ logger, generateId: () => `id-${++n}` }))
+    .onError(jsonErrorHandler({ logger }))
+    .get("/json", (c) => c.json({ ok: true }))
+    .get("/raw", () => new Response("raw", { headers: { "content-type": "text/plain" } }))
+    .get("/frozen", async () => {
+      // Headers of a fetched response are immutable.
+      const fetched = await fetch("data:text/plain,hi");
+      return fetched;
+    })
+    .get("/throws", () => {
+      throw new HttpError(409, "conflict");
+    });
+  const ids: string[] = [];
+  for (const path of ["/json", "/raw", "/frozen", "/throws", "/missing"]) {
+    const response = await app.request(path);
+    ids.push(`${path} ${response.status} ${response.headers.get("x-request-id")}`);
+    await response.body?.cancel();
+  }
+  assert.deepEqual(ids, [
+    "/json 200 id-1",
+    "/raw 200 id-2",
+    "/frozen 200 id-3",
+    "/throws 409 id-4",
+    "/missing 404 id-5",
+  ]);
 });
 
 Deno.test("requestLog() keeps a well-formed X-Request-Id and replaces a malformed one", async () => {

@@ -42,8 +42,19 @@ async function wrk(url: string, body: string, seconds: number, connections: numb
   }
 }
 
+/** The 1/5/15-minute load averages, as `uptime` shows them: other work skews the numbers. */
+function loadAverage(): string {
+  try {
+    return `load average ${Deno.loadavg().map((n) => n.toFixed(2)).join(", ")}`;
+  } catch {
+    return "load average unknown";
+  }
+}
+
 /** Runs the MCIAS benchmark and prints its table. */
 export async function run(): Promise<void> {
+  // Sampled before this benchmark adds its own load.
+  const loadBefore = loadAverage();
   await using dir = await makeMcIasDir();
   const init = await mciasctl(dir, [
     "init",
@@ -106,7 +117,7 @@ export async function run(): Promise<void> {
         ok ? "met" : "NOT MET"
       }`,
     );
-  console.log(`\nMCIAS (${seconds}s wrk run, 2 cores)`);
+  console.log(`\nMCIAS (${seconds}s wrk run, 2 cores; before: ${loadBefore})`);
   row(
     "validate over HTTPS (50 conns)",
     `${Math.round(validate.rps)} req/s`,

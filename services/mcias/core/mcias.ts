@@ -146,6 +146,25 @@ const MAX_TAGS = 64;
 const MAX_TTL_MS = 10 * 366 * 24 * 3600 * 1000;
 const PRUNE_INTERVAL_MS = 3600_000;
 
+/**
+ * A statement returning one number, read as cheaply as node:sqlite allows
+ * (rows as arrays: no object per call; `setReturnArrays` is missing from
+ * Deno's node:sqlite types, not from the runtime).
+ */
+function counterStatement(db: DatabaseSync, sql: string): () => number {
+  const statement = db.prepare(sql) as StatementSync & {
+    setReturnArrays?: (enabled: boolean) => void;
+  };
+  if (typeof statement.setReturnArrays !== "function") {
+    return () => Number(Object.values(statement.get() ?? {})[0]);
+  }
+  statement.setReturnArrays(true);
+  return () => Number((statement.get() as unknown as unknown[])[0]);
+}
+
+/** Token ids whose database answer {@linkcode createMcIas} remembers. */
+const TOKEN_ROW_CACHE_SIZE = 10_000;
+
 function sortRoles(roles: Iterable<string>): Role[] {
   return [...new Set(roles)].filter((r): r is Role => ROLES.includes(r as Role))
     .sort((a, b) => ROLES.indexOf(a) - ROLES.indexOf(b));
@@ -485,6 +504,50 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
     return grant;
   }
 
+  // What the database said about each token id (valid, or why not), kept
+  // only while the database is unchanged: any row this connection changes
+  // moves total_changes(), any commit by another connection (mciasctl
+  // revoking or disabling beside the server) moves data_version. So a
+  // revocation, logout, renewal, disable, role change or deletion is seen
+  // by the very next validation, from whichever process it came; the two
+  // counters cost about half of the token query they replace.
+  const dbChanges = counterStatement(db, "SELECT total_changes()");
+  const dbVersion = counterStatement(db, "PRAGMA data_version");
+  const tokenRows = new Map<string, Omit<TokenInfo, "expiresAt"> | null>();
+  let seenChanges = -1;
+  let seenVersion = -1;
+
+  function tokenRow(jti: string): Omit<TokenInfo, "expiresAt"> | null {
+    const changes = dbChanges();
+    const version = dbVersion();
+    if (changes !== seenChanges || version !== seenVersion) {
+      tokenRows.clear();
+      seenChanges = changes;
+      seenVersion = version;
+    } else {
+      const known = tokenRows.get(jti);
+      if (known !== undefined) return known;
+    }
+    const row = q.tokenForValidation.get(jti) as
+      | {
+        revoked_at: string | null;
+        username: string;
+        type: AccountType;
+        disabled: number;
+        roles: string | null;
+      }
+      | undefined;
+    const found = row === undefined || row.revoked_at !== null || row.disabled === 1 ? null : {
+      valid: true,
+      username: row.username,
+      accountType: row.type,
+      roles: row.type === "system" ? [] : sortRoles((row.roles ?? "").split(",").filter(Boolean)),
+    };
+    if (tokenRows.size >= TOKEN_ROW_CACHE_SIZE) tokenRows.delete(tokenRows.keys().next().value!);
+    tokenRows.set(jti, found);
+    return found;
+  }
+
   async function validate(token: string, serviceName?: string): Promise<TokenInfo> {
     const claims = await signer.verify(token);
     if (claims === undefined) return INVALID;
@@ -496,23 +559,9 @@ export function createMcIas(options: CreateMcIasOptions): McIas {
     ) {
       return INVALID;
     }
-    const row = q.tokenForValidation.get(claims.jti) as
-      | {
-        revoked_at: string | null;
-        username: string;
-        type: AccountType;
-        disabled: number;
-        roles: string | null;
-      }
-      | undefined;
-    if (row === undefined || row.revoked_at !== null || row.disabled === 1) return INVALID;
-    return {
-      valid: true,
-      username: row.username,
-      accountType: row.type,
-      roles: row.type === "system" ? [] : sortRoles((row.roles ?? "").split(",").filter(Boolean)),
-      expiresAt: new Date(claims.exp * 1000),
-    };
+    const found = tokenRow(claims.jti);
+    if (found === null) return INVALID;
+    return { ...found, roles: [...found.roles], expiresAt: new Date(claims.exp * 1000) };
   }
 
   async function passwordLogin(request: LoginRequest): Promise<TokenGrant> {

@@ -43,8 +43,28 @@ export interface RestAndWebOptions {
 export function routeRestAndWeb(options: RestAndWebOptions): FetchHandler {
   const { rest, web } = options;
   return function mciasHandler(request, env) {
-    const { pathname } = new URL(request.url);
+    const pathname = pathOf(request.url);
     const app = REST_PREFIXES.some((prefix) => pathname.startsWith(prefix)) ? rest : web;
     return app.fetch(request, env);
   };
+}
+
+/**
+ * The path of a request URL without parsing it again: `Request.url` is
+ * always a serialised absolute URL (dot segments already resolved), so the
+ * path starts at the first `/` after `scheme://` and ends at `?` or `#`,
+ * which is what `new URL(url).pathname` gives (and what Hono routes on).
+ */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start < 0) return "/";
+  let end = url.length;
+  for (let i = start; i < url.length; i++) {
+    const ch = url.charCodeAt(i);
+    if (ch === 63 || ch === 35) { // ? #
+      end = i;
+      break;
+    }
+  }
+  return url.slice(start, end);
 }

@@ -55,3 +55,34 @@ Deno.test("routeRestAndWeb() serves the REST app (with /v1/sso/token) and the we
   assert.equal(webMissing.status, 404);
   assert.match(await webMissing.text(), /<h1>Not found<\/h1>/);
 });
+
+Deno.test("routeRestAndWeb() picks the app by the URL path alone, as new URL() reads it", async () => {
+  const seen: string[] = [];
+  const app = (name: string) => ({
+    fetch(request: Request) {
+      seen.push(`${name} ${new URL(request.url).pathname}`);
+      return new Response(null, { status: 204 });
+    },
+  });
+  const handler = routeRestAndWeb({ rest: app("rest"), web: app("web") });
+  const urls = [
+    "https://mcias.test/v1/health",
+    "https://mcias.test:8443/v1/token/validate?x=1",
+    "https://mcias.test/.well-known/jwks.json#k",
+    "https://mcias.test/v1/../login",
+    "https://mcias.test/login?next=/v1/accounts",
+    "https://mcias.test/sso/authorize#/v1/",
+    "https://mcias.test",
+    "https://mcias.test/V1/health",
+    "https://mcias.test/%2e%2e/v1/health",
+    "https://[::1]:8443/v1/accounts/a%2Fb",
+  ];
+  for (const url of urls) await handler(new Request(url), undefined as never);
+  const expected = urls.map((url) => {
+    const { pathname } = new URL(url);
+    const rest = pathname.startsWith("/v1/") || pathname.startsWith("/.well-known/");
+    return `${rest ? "rest" : "web"} ${pathname}`;
+  });
+  assert.deepEqual(seen, expected);
+  assert.deepEqual(seen.filter((s) => s.startsWith("rest")).length, 5);
+});
