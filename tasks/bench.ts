@@ -5,12 +5,16 @@
  * benchmark lives in `tasks/bench/<name>.ts` and exports `run()`.
  *
  *   mcias   /v1/token/validate req/s over HTTPS, cached validations/s, login p50/p99
+ *   dns     MCNS q/s vs NSD (and Knot) with dnsperf on loopback; target ≥ 0.5 × NSD
+ *   proxy   h2load req/s and p99: direct, HAProxy and MC-Proxy in L4 and L7 (ratios vs targets)
  *
  * @module
  */
 
 const BENCHES: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   mcias: () => import("./bench/mcias.ts"),
+  dns: () => import("./bench/dns.ts"),
+  proxy: () => import("./bench/proxy.ts"),
 };
 
 if (import.meta.main) {

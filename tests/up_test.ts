@@ -32,7 +32,7 @@ Deno.test("devEnv() drops the port and per-service overrides a developer's shell
   assert.equal(env.PORT, "8080", "the input is not modified");
 });
 
-Deno.test("deno task up starts MCIAS first, prints endpoints and admin credentials that log in, stops on SIGINT", async () => {
+Deno.test("deno task up starts MCIAS first, prints endpoints and admin credentials that log in, MCNS answers dig, stops on SIGINT", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "mc_up_" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "up", "--data-dir", dataDir],
@@ -85,6 +85,43 @@ Deno.test("deno task up starts MCIAS first, prints endpoints and admin credentia
     const info = await check.json();
     assert.equal(info.valid, true);
     assert.deepEqual([info.username, info.roles], [admin[1], ["admin"]]);
+
+    // MCNS comes after MCIAS; the seeded name resolves with dig, and the
+    // record API accepts the admin's token (MCIAS validates it).
+    assert.ok(out.indexOf("mcias ") < out.indexOf("mcns "), out);
+    const dns = /mcns\s+dns\s+127\.0\.0\.1:(\d+)/.exec(out);
+    const mcnsRest = /mcns\s+rest\s+(https:\/\/\S+)/.exec(out);
+    const example = /dig @127\.0\.0\.1 -p (\d+) (\S+) \+short/.exec(out);
+    assert.ok(dns && mcnsRest && example, out);
+    assert.equal(example[1], dns[1]);
+    let answer = "";
+    // The seed was written by the CLI; the server picks it up within its
+    // 250 ms reload interval.
+    for (let i = 0; i < 20 && answer !== "127.0.0.1"; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 250));
+      const dig = await new Deno.Command("dig", {
+        args: ["@127.0.0.1", "-p", dns[1], example[2], "A", "+short", "+time=2", "+tries=1"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      answer = new TextDecoder().decode(dig.stdout).trim();
+    }
+    assert.equal(answer, "127.0.0.1", `dig ${example[2]}`);
+    // A token is for one service: log in to mcns.
+    const mcnsLogin = await fetch(`${rest[1]}/v1/auth/login`, {
+      client,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: admin[1], password: admin[2], service_name: "mcns" }),
+    });
+    assert.equal(mcnsLogin.status, 200);
+    const zones = await fetch(`${mcnsRest[1]}/v1/zones`, {
+      client,
+      headers: { authorization: `Bearer ${(await mcnsLogin.json()).token}` },
+    });
+    assert.equal(zones.status, 200);
+    const { zones: list } = await zones.json();
+    assert.ok(list.some((z: { name: string }) => example[2].endsWith(`.${z.name}`)));
     client.close();
   } finally {
     child.kill("SIGINT");

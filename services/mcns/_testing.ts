@@ -9,6 +9,7 @@
 import { createSocket } from "node:dgram";
 import { join } from "node:path";
 import { freePort, run } from "@mc/mcdsl/testing";
+import { createDevPki, writeDevPki } from "@mc/mcdsl/tls";
 import { planService, type ServicePlan } from "../../tasks/_launcher.ts";
 
 export { freePort, run };
@@ -25,6 +26,24 @@ export interface McnsDir extends AsyncDisposable {
   dnsPort: number;
   /** The seeded domain. */
   domain: string;
+  /** The record API's HTTPS port. */
+  httpsPort: number;
+  /** The record API's gRPC port (listening only when `grpc` was asked for). */
+  grpcPort: number;
+  /** CA certificate (PEM) of the API's TLS certificate. */
+  ca: string;
+}
+
+/** Options for {@linkcode makeMcnsDir}. */
+export interface McnsDirOptions {
+  /** `[mcias] server_url`. @default {"https://localhost:9"} (nothing listens; no token validates) */
+  mciasUrl?: string;
+  /** `[mcias] ca_cert`: path of MCIAS's CA certificate. */
+  mciasCa?: string;
+  /** Also serve gRPC on `grpcPort`. @default {false} */
+  grpc?: boolean;
+  /** `[dns] reload_interval`. @default {"100ms"} */
+  reloadInterval?: string;
 }
 
 /** Whether UDP `port` on 127.0.0.1 can be bound (node:dgram: tests run without --unstable-net). */
@@ -48,20 +67,32 @@ export async function freeDnsPort(): Promise<number> {
   throw new Error("Cannot find a port free for both TCP and UDP on 127.0.0.1");
 }
 
-/** Creates a data directory with a config listening on a free port. */
-export async function makeMcnsDir(extraDns = ""): Promise<McnsDir> {
+/**
+ * Creates a data directory with a dev PKI in `certs/` and a config listening
+ * on free ports (DNS, the record API's HTTPS and, with `grpc`, gRPC).
+ */
+export async function makeMcnsDir(extraDns = "", options: McnsDirOptions = {}): Promise<McnsDir> {
+  const { mciasUrl = "https://localhost:9", mciasCa, grpc = false, reloadInterval = "100ms" } =
+    options;
   const dnsPort = await freeDnsPort();
+  const httpsPort = freePort();
+  const grpcPort = freePort();
   const root = await Deno.makeTempDir({ prefix: "mcns_" });
   const dataDir = join(root, "mcns");
-  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.mkdir(join(dataDir, "certs"), { recursive: true });
+  const pki = await writeDevPki(join(dataDir, "certs"), await createDevPki());
   const config = join(dataDir, "mcns.toml");
   const domain = "example.test";
   await Deno.writeTextFile(
     config,
     `[server]
-listen_addr = "127.0.0.1:${freePort()}"
-tls_cert = "certs/cert.pem"
+listen_addr = "127.0.0.1:${httpsPort}"
+${grpc ? `grpc_addr = "127.0.0.1:${grpcPort}"\n` : ""}tls_cert = "certs/cert.pem"
 tls_key = "certs/key.pem"
+
+[mcias]
+server_url = "${mciasUrl}"
+${mciasCa === undefined ? "" : `ca_cert = ${JSON.stringify(mciasCa)}\n`}service_name = "mcns"
 
 [database]
 path = "mcns.db"
@@ -69,7 +100,7 @@ path = "mcns.db"
 [dns]
 listen_addr = "127.0.0.1:${dnsPort}"
 domain = "${domain}"
-reload_interval = "100ms"
+reload_interval = "${reloadInterval}"
 ${extraDns}`,
   );
   return {
@@ -78,6 +109,9 @@ ${extraDns}`,
     config,
     dnsPort,
     domain,
+    httpsPort,
+    grpcPort,
+    ca: await Deno.readTextFile(pki.caCert),
     [Symbol.asyncDispose]: () => Deno.remove(root, { recursive: true }),
   };
 }

@@ -33,7 +33,15 @@ export const QTYPE = {
 } as const;
 
 /** Response codes. */
-export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
+export const RCODE = {
+  NOERROR: 0,
+  FORMERR: 1,
+  SERVFAIL: 2,
+  NXDOMAIN: 3,
+  NOTIMP: 4,
+  REFUSED: 5,
+  NOTAUTH: 9,
+};
 
 const SERVED_TYPES = ["A", "AAAA", "CNAME", "TXT", "SRV", "NS", "MX", "CAA", "SOA"] as const;
 const MAX_CHAIN = 8;
@@ -63,7 +71,8 @@ export interface CompiledZones {
   zones: Map<string, Body>;
 }
 
-function rrData(r: ZoneRecord): unknown {
+/** A record's data as `dns-packet` encodes it (shared with zone transfer). */
+export function rrData(r: ZoneRecord): unknown {
   switch (r.type) {
     case "A":
     case "AAAA":
@@ -244,7 +253,12 @@ export type Transport = "udp" | "tcp";
 
 const EMPTY = new Uint8Array(0);
 
-function header(
+/**
+ * Writes a reply header. Exported with {@linkcode errorReply} for the UDP
+ * worker (udp_worker.ts), which runs `answer` from its source text: every
+ * helper `answer` calls must be listed in `workerSource()` there.
+ */
+export function header(
   query: Uint8Array,
   out: Uint8Array,
   rcode: number,
@@ -270,7 +284,8 @@ function header(
   out[11] = ar & 0xff;
 }
 
-function errorReply(query: Uint8Array, rcode: number, qEnd: number): Uint8Array {
+/** A header-only (or header + question) reply with `rcode`. */
+export function errorReply(query: Uint8Array, rcode: number, qEnd: number): Uint8Array {
   const out = new Uint8Array(qEnd > 0 ? qEnd : 12);
   header(query, out, rcode, false, false, qEnd > 0 ? 1 : 0, 0, 0, 0);
   if (qEnd > 0) out.set(query.subarray(12, qEnd), 12);
@@ -337,10 +352,23 @@ export function answer(
       }
     }
   }
-  if (qclass !== 1 || qtype === QTYPE.AXFR || qtype === QTYPE.IXFR || qtype === QTYPE.OPT) {
+  if (qclass !== 1 || qtype === QTYPE.OPT) {
     return errorReply(query, qclass !== 1 ? RCODE.REFUSED : RCODE.NOTIMP, qEnd);
   }
-  let body = zones.answers.get(`${name}/${qtype}`);
+  // Zone transfers (xfr.ts): the TCP listener hands AXFR/IXFR to
+  // answerTransfer() before calling answer(), so only UDP gets here. AXFR
+  // is defined over TCP only (RFC 5936 §4.2) → FORMERR; IXFR over UDP gets
+  // the zone's SOA alone, which tells the client to retry over TCP (RFC
+  // 1995 §2); a name that is not an apex → NOTAUTH.
+  let body: Body | undefined;
+  if (qtype === QTYPE.AXFR || qtype === QTYPE.IXFR) {
+    if (qtype === QTYPE.AXFR || transport === "tcp") {
+      return errorReply(query, transport === "tcp" ? RCODE.REFUSED : RCODE.FORMERR, qEnd);
+    }
+    body = zones.zones.has(name) ? zones.answers.get(`${name}/${QTYPE.SOA}`) : undefined;
+    if (body === undefined) return errorReply(query, RCODE.NOTAUTH, qEnd);
+  }
+  if (body === undefined) body = zones.answers.get(`${name}/${qtype}`);
   if (body === undefined) body = zones.cnames.get(name);
   if (body === undefined) body = zones.names.get(name);
   if (body === undefined) {

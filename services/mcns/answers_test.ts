@@ -113,7 +113,14 @@ Deno.test("answer() refuses names outside its zones and other classes", () => {
   const refused = ask(zones(), "example.org", "A").msg;
   assert.equal(refused.rcode, "REFUSED");
   assert.equal(refused.flags & dnsPacket.AUTHORITATIVE_ANSWER, 0);
-  assert.equal(ask(zones(), `x.${ZONE}`, "AXFR").msg.rcode, "NOTIMP");
+  // Zone transfers: AXFR over UDP is FORMERR (TCP only, RFC 5936 §4.2);
+  // IXFR over UDP gets the SOA alone (RFC 1995 §2), NOTAUTH off the apex.
+  assert.equal(ask(zones(), `x.${ZONE}`, "AXFR").msg.rcode, "FORMERR");
+  const ixfr = ask(zones(), ZONE, "IXFR").msg;
+  assert.equal(ixfr.rcode, "NOERROR");
+  assert.deepEqual(ixfr.answers.map((a) => a.type), ["SOA"]);
+  assert.equal(ask(zones(), `x.${ZONE}`, "IXFR").msg.rcode, "NOTAUTH");
+  assert.equal(ask(zones(), ZONE, "AXFR", { tcp: true }).msg.rcode, "REFUSED");
 });
 
 Deno.test("answer() honours the client's EDNS0 size, sets TC, and TCP is unbounded", () => {

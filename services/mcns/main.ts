@@ -29,8 +29,10 @@ function load(path: unknown): Promise<McnsConfig> {
 async function withStore<T>(configPath: unknown, fn: (store: ZoneStore) => T): Promise<T> {
   const config = await load(configPath);
   using store = openZoneStore(config.database.path);
-  // Seeded here too, so records can be added before the first server start.
-  store.seed(config.dns.domain);
+  // Seeded here too, so records can be added before the first server start;
+  // not on an instance with secondary zones (its zones come from its primary,
+  // and record writes to them fail with SecondaryZoneError).
+  if (config.dns.secondary_zones.length === 0) store.seed(config.dns.domain);
   return fn(store);
 }
 
@@ -51,7 +53,10 @@ const ZONE: CommandSpec = {
       options: { config: CONFIG_OPTION },
       run: ({ values }) =>
         withStore(values.config, (store) => {
-          for (const z of store.listZones()) console.log(`${z.name}\tserial ${z.serial}`);
+          for (const z of store.listZones()) {
+            const role = z.primary === undefined ? "" : `\tsecondary of ${z.primary}`;
+            console.log(`${z.name}\tserial ${z.serial}${role}`);
+          }
         }),
     },
     create: {
@@ -181,7 +186,7 @@ export const CLI: CliSpec = {
   description: "MCNS: the platform's authoritative DNS server.",
   commands: {
     server: {
-      summary: "Serve DNS over UDP and TCP until SIGINT or SIGTERM",
+      summary: "Serve DNS over UDP and TCP and the record API until SIGINT or SIGTERM",
       options: { config: CONFIG_OPTION },
       async run({ values }) {
         const config = await load(values.config);

@@ -229,7 +229,15 @@ Deno.test("mcns sandbox denies what its manifest does not declare", async () => 
     assert.ok(
       !plan.flags.some((f) => /^(-A|--allow-all|--allow-ffi|--allow-run|--allow-sys)/.test(f)),
     );
-    assert.ok(plan.flags.includes(`--allow-net=127.0.0.1:${dir.dnsPort},127.0.0.1`));
+    // DNS, UDP replies to [dns] clients, an ephemeral source port for
+    // forwarded queries (0.0.0.0:0: binding port 0 only), the record API's
+    // HTTPS, MCIAS.
+    assert.ok(
+      plan.flags.includes(
+        `--allow-net=127.0.0.1:${dir.dnsPort},127.0.0.1,0.0.0.0:0,127.0.0.1:${dir.httpsPort},localhost:9`,
+      ),
+      plan.flags.join(" "),
+    );
     const probe = join(ROOT, "tests/sandbox_probe.ts");
     const out = await run(Deno.execPath(), [
       "run",

@@ -28,6 +28,38 @@ export class RecordValidationError extends RangeError {
 
 const LABEL = /^(?:\*|_?[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?|_[a-z0-9_-]{1,62})$/;
 
+// Only ASCII is checked: case folding must not turn "ſ" into "S" or the
+// Kelvin sign into "k" before the label check sees it.
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** Whether `text` has a character outside ASCII. */
+export function hasNonAscii(text: string): boolean {
+  return NON_ASCII.test(text);
+}
+
+/**
+ * Whether `text` is one lower-case DNS label as names here are stored
+ * (letters, digits, `-`, `_`; or `*`): no dot, 1 to 63 characters.
+ */
+export function isLabel(text: string): boolean {
+  return LABEL.test(text);
+}
+
+/**
+ * Refuses a name with characters outside ASCII, before anything folds its case.
+ *
+ * @param name The name as given.
+ * @param what What the name is, for messages.
+ * @throws {RecordValidationError} When `name` has a non-ASCII character.
+ */
+export function checkAsciiName(name: string, what = "name"): void {
+  if (NON_ASCII.test(name)) {
+    throw new RecordValidationError(
+      `Cannot use ${what} "${name}": names are ASCII letters, digits, "-", "_" and "."`,
+    );
+  }
+}
+
 /**
  * Normalises a domain name: lower case, no trailing dot.
  *
@@ -35,9 +67,10 @@ const LABEL = /^(?:\*|_?[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?|_[a-z0-9_-]{1,62})
  * @param what What the name is, for messages.
  * @returns The normalised name.
  * @throws {RecordValidationError} When a label is empty, too long or has characters other than
- *   letters, digits, `-` and `_`, or the name is longer than 253 characters.
+ *   ASCII letters, digits, `-` and `_`, or the name is longer than 253 characters.
  */
 export function normalizeName(name: string, what = "name"): string {
+  checkAsciiName(name, what);
   const n = name.toLowerCase().replace(/\.$/, "");
   if (n.length === 0 || n.length > 253) {
     throw new RecordValidationError(
@@ -185,7 +218,8 @@ export function normalizeValue(type: RecordType, value: string): string {
  * @throws {RecordValidationError} Unless one of {@linkcode RECORD_TYPES}.
  */
 export function checkType(type: string): RecordType {
-  const t = type.toUpperCase();
+  // ASCII letters only, before upper-casing ("ſrv" must not become "SRV").
+  const t = /^[A-Za-z]{1,10}$/.test(type) ? type.toUpperCase() : "";
   if (!(RECORD_TYPES as readonly string[]).includes(t)) {
     throw new RecordValidationError(
       `Cannot use record type "${type}": expected one of ${RECORD_TYPES.join(", ")}`,

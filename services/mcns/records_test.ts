@@ -53,3 +53,16 @@ Deno.test("checkTtl(), checkType() and normalizeName() bound their input", () =>
   assert.throws(() => normalizeName("a".repeat(64) + ".com"), /label/);
   assert.throws(() => normalizeName(("a".repeat(60) + ".").repeat(5) + "com"), /1 to 253/);
 });
+
+Deno.test("checkType() and normalizeName() refuse non-ASCII before folding case", () => {
+  // "ſ" (long s) upper-cases to "S"; the Kelvin sign lower-cases to "k".
+  assert.equal("ſrv".toUpperCase(), "SRV");
+  assert.equal("\u212a".toLowerCase(), "k");
+  assert.throws(() => checkType("ſrv"), /record type "ſrv"/);
+  assert.throws(() => checkType("\u212a"), RecordValidationError);
+  assert.throws(() => normalizeName("\u212a.example.com"), /names are ASCII/);
+  assert.throws(() => normalizeName("web.exampl\u0435.com"), RecordValidationError);
+  assert.throws(() => normalizeValue("CNAME", "\u212a.example.com"), RecordValidationError);
+  assert.throws(() => normalizeValue("SRV", "0 0 443 \u212a.example.com"), RecordValidationError);
+  assert.equal(normalizeName("K.example.com"), "k.example.com");
+});

@@ -9,8 +9,10 @@
 import type { DatabaseSync } from "node:sqlite";
 import { migrate, type Migration, openDatabase, transaction } from "@mc/mcdsl/db";
 import {
+  checkAsciiName,
   checkTtl,
   checkType,
+  MAX_TTL,
   normalizeName,
   normalizeValue,
   type RecordType,
@@ -45,6 +47,23 @@ export const MIGRATIONS: readonly Migration[] = [
     );
     CREATE INDEX records_name ON records (zone_id, name);`,
   },
+  {
+    version: 2,
+    name: "secondary_zones",
+    // A secondary zone is a read-only copy pulled by zone transfer from
+    // `primary_addr` (host:port); NULL for a zone this instance owns.
+    up: "ALTER TABLE zones ADD COLUMN primary_addr TEXT",
+  },
+  {
+    version: 3,
+    name: "secondary_last_refresh",
+    // When a secondary zone last matched its primary (ms since the epoch),
+    // so its expire clock survives restarts. Copies from before get one
+    // expire period from the upgrade.
+    up: `ALTER TABLE zones ADD COLUMN last_refresh INTEGER;
+    UPDATE zones SET last_refresh = CAST(strftime('%s', 'now') AS INTEGER) * 1000
+      WHERE primary_addr IS NOT NULL;`,
+  },
 ];
 
 /** A zone and its SOA fields. */
@@ -67,6 +86,11 @@ export interface Zone {
   minimum: number;
   /** TTL of the SOA record itself. */
   ttl: number;
+  /**
+   * For a secondary zone (a read-only copy kept by zone transfer), its
+   * primary's `host:port`; absent for a zone this instance owns.
+   */
+  primary?: string;
 }
 
 /** One stored record. */
@@ -118,6 +142,53 @@ export class ConflictError extends Error {
   }
 }
 
+/**
+ * A change to a secondary zone: its records come from its primary by zone
+ * transfer and local writes are refused. A {@linkcode ConflictError}, so the
+ * record API maps it to 409.
+ */
+export class SecondaryZoneError extends ConflictError {
+  /** @param zone The zone. @param primary Its primary, `host:port`. */
+  constructor(zone: string, primary: string) {
+    super(
+      `Cannot change zone "${zone}": it is a secondary copy of ${primary}'s zone (read-only); make the change on the primary`,
+    );
+    this.name = "SecondaryZoneError";
+  }
+}
+
+/** One record as a zone transfer delivers it (absolute names, presentation values). */
+export interface TransferredRecord {
+  /** Owner name, absolute. */
+  name: string;
+  /** Type. */
+  type: string;
+  /** TTL, seconds. */
+  ttl: number;
+  /** Value in presentation form. */
+  value: string;
+}
+
+/** Options for {@linkcode ZoneStore.replaceZone}. */
+export interface ReplaceOptions {
+  /** The refresh time stored, ms since the epoch. @default {Date.now()} */
+  at?: number;
+  /** Called for each record left out of the copy, with why. */
+  onSkip?(record: TransferredRecord, reason: string): void;
+}
+
+/** A record as a write would store it (no id yet): what a {@linkcode RecordGuard} sees. */
+export type RecordFields = Omit<ZoneRecord, "id">;
+
+/**
+ * Called inside a record write's transaction, after the input is validated
+ * and before conflicts are checked or anything is written: `old` is the
+ * stored record (update, delete), `next` what would be stored (add, update).
+ * Throwing refuses the write and rolls back. The record API checks the
+ * caller's rights here, so the check and the write see the same row.
+ */
+export type RecordGuard = (change: { old?: ZoneRecord; next?: RecordFields }) => void;
+
 /** A zone with all its records: what the answering engine compiles. */
 export interface ZoneData {
   /** The zone. */
@@ -138,18 +209,37 @@ export interface ZoneStore extends Disposable {
   getZone(name: string): Zone;
   /** Deletes a zone and its records. @throws {NotFoundError} */
   deleteZone(name: string): void;
-  /** Adds a record and bumps the serial. */
-  addRecord(zone: string, input: RecordInput): ZoneRecord;
-  /** Replaces a record by id and bumps the serial. */
-  updateRecord(id: number, input: RecordInput): ZoneRecord;
-  /** Deletes a record by id and bumps the serial. */
-  deleteRecord(id: number): void;
+  /** Adds a record and bumps the serial; `guard` may refuse it in the transaction. */
+  addRecord(zone: string, input: RecordInput, guard?: RecordGuard): ZoneRecord;
+  /** Replaces a record by id and bumps the serial; `guard` may refuse it in the transaction. */
+  updateRecord(id: number, input: RecordInput, guard?: RecordGuard): ZoneRecord;
+  /** Deletes a record by id and bumps the serial; `guard` may refuse it in the transaction. */
+  deleteRecord(id: number, guard?: RecordGuard): void;
+  /** One record by id. @throws {NotFoundError} */
+  getRecord(id: number): ZoneRecord;
   /** A zone's records, by name then type. */
   listRecords(zone: string): ZoneRecord[];
   /** `zone → serial`, cheap enough to poll. */
   serials(): Map<string, number>;
   /** Every zone with its records, read in one transaction. */
   load(): ZoneData[];
+  /**
+   * Replaces a secondary zone's SOA and records with a transferred copy in
+   * one transaction (creating the zone, marked secondary of `primary`, when
+   * missing): the serial becomes the primary's and `last_refresh` is set.
+   * Every record is validated as a local write would be; one MCNS cannot
+   * store is skipped (reported to `options.onSkip`), TTLs are clamped.
+   */
+  replaceZone(
+    soa: Omit<Zone, "primary">,
+    records: TransferredRecord[],
+    primary: string,
+    options?: ReplaceOptions,
+  ): Zone;
+  /** Records that a secondary zone matched its primary at `at` (ms since the epoch). */
+  markRefreshed(zone: string, at: number): void;
+  /** When a secondary zone last matched its primary, ms since the epoch. */
+  lastRefresh(zone: string): number | undefined;
   /** Creates `svc.mcp.<domain>` and `mcp.<domain>` when no zone exists yet. */
   seed(domain: string): boolean;
   /** Closes the database. */
@@ -172,6 +262,7 @@ function toZone(row: Record<string, unknown>): ZoneRow {
     expire: Number(row.expire),
     minimum: Number(row.minimum),
     ttl: Number(row.ttl),
+    ...(row.primary_addr == null ? {} : { primary: String(row.primary_addr) }),
   };
 }
 
@@ -195,6 +286,7 @@ function toRecord(row: Record<string, unknown>): ZoneRecord {
  */
 export function ownerName(zone: string, name: string): string {
   if (name === "@" || name === "") return zone;
+  checkAsciiName(name);
   const lower = name.toLowerCase();
   const absolute = lower.endsWith(".") || lower === zone || lower.endsWith(`.${zone}`);
   const full = normalizeName(absolute ? lower : `${lower}.${zone}`);
@@ -209,10 +301,14 @@ export function ownerName(zone: string, name: string): string {
 /**
  * Resolves the name inside a CNAME, NS, MX or SRV value as zone files do for
  * a single label: `api` in zone `svc.mcp.example.com` is
- * `api.svc.mcp.example.com`, `@` is the apex; names with a dot are absolute.
+ * `api.svc.mcp.example.com`, `@` is the apex; names with a dot are absolute,
+ * and so is a single label written with a trailing dot (`x.`). `raw` is the
+ * value as given: normalising strips that dot, so absolute-or-relative is
+ * decided on it.
  */
-function targetsInZone(zone: string, type: RecordType, value: string): string {
-  const fix = (n: string) => n === "@" ? zone : n.includes(".") ? n : `${n}.${zone}`;
+function targetsInZone(zone: string, type: RecordType, value: string, raw: string): string {
+  const absolute = raw.trim().endsWith(".");
+  const fix = (n: string) => n === "@" ? zone : absolute || n.includes(".") ? n : `${n}.${zone}`;
   switch (type) {
     case "CNAME":
     case "NS":
@@ -274,6 +370,15 @@ export function openZoneStore(path: string): ZoneStore {
       "UPDATE records SET name = ?, type = ?, ttl = ?, value = ? WHERE id = ?",
     ),
     deleteRecord: db.prepare("DELETE FROM records WHERE id = ?"),
+    deleteRecordsOfZone: db.prepare("DELETE FROM records WHERE zone_id = ?"),
+    replaceSoa: db.prepare(
+      `UPDATE zones SET mname = ?, rname = ?, serial = ?, refresh = ?, retry = ?, expire = ?,
+       minimum = ?, ttl = ?, primary_addr = ?, last_refresh = ? WHERE id = ?`,
+    ),
+    markRefreshed: db.prepare(
+      "UPDATE zones SET last_refresh = ? WHERE name = ? AND primary_addr IS NOT NULL",
+    ),
+    lastRefresh: db.prepare("SELECT last_refresh FROM zones WHERE name = ?"),
     duplicate: db.prepare(
       "SELECT id FROM records WHERE zone_id = ? AND name = ? AND type = ? AND value = ? AND id != ?",
     ),
@@ -286,11 +391,25 @@ export function openZoneStore(path: string): ZoneStore {
     return toZone(row);
   }
 
-  function checkRecord(zone: ZoneRow, input: RecordInput, selfId: number) {
+  // Record writes to a secondary zone are refused: its primary owns it.
+  function writableZoneRow(name: string): ZoneRow {
+    const zone = zoneRow(name);
+    if (zone.primary !== undefined) throw new SecondaryZoneError(zone.name, zone.primary);
+    return zone;
+  }
+
+  function checkRecord(
+    zone: ZoneRow,
+    input: RecordInput,
+    selfId: number,
+    guard?: RecordGuard,
+    old?: ZoneRecord,
+  ) {
     const name = ownerName(zone.name, input.name);
     const type = checkType(input.type);
     const ttl = checkTtl(input.ttl ?? 300);
-    const value = targetsInZone(zone.name, type, normalizeValue(type, input.value));
+    const value = targetsInZone(zone.name, type, normalizeValue(type, input.value), input.value);
+    guard?.({ old, next: { zone: zone.name, name, type, ttl, value } });
     const others = (q.typesAt.all(zone.id, name) as { type: string; id: number }[])
       .filter((r) => Number(r.id) !== selfId);
     if (type === "CNAME" && name === zone.name) {
@@ -362,33 +481,40 @@ export function openZoneStore(path: string): ZoneStore {
     deleteZone(name) {
       transaction(db, () => q.deleteZone.run(zoneRow(name).id));
     },
-    addRecord(zoneName, input) {
+    addRecord(zoneName, input, guard) {
       return transaction(db, () => {
-        const zone = zoneRow(zoneName);
-        const r = checkRecord(zone, input, -1);
+        const zone = writableZoneRow(zoneName);
+        const r = checkRecord(zone, input, -1, guard);
         const row = q.insertRecord.get(zone.id, r.name, r.type, r.ttl, r.value) as { id: number };
         q.bump.run(zone.id);
         return { id: Number(row.id), zone: zone.name, ...r };
       });
     },
-    updateRecord(id, input) {
+    updateRecord(id, input, guard) {
       return transaction(db, () => {
         const old = q.recordById.get(id);
         if (old === undefined) throw new NotFoundError(`Cannot find record ${id}`);
-        const zone = zoneRow(String(old.zone));
-        const r = checkRecord(zone, input, id);
+        const zone = writableZoneRow(String(old.zone));
+        const r = checkRecord(zone, input, id, guard, toRecord(old));
         q.updateRecord.run(r.name, r.type, r.ttl, r.value, id);
         q.bump.run(zone.id);
         return { id, zone: zone.name, ...r };
       });
     },
-    deleteRecord(id) {
+    deleteRecord(id, guard) {
       transaction(db, () => {
         const old = q.recordById.get(id);
         if (old === undefined) throw new NotFoundError(`Cannot find record ${id}`);
+        guard?.({ old: toRecord(old) });
+        writableZoneRow(String(old.zone));
         q.deleteRecord.run(id);
         q.bump.run(Number(old.zone_id));
       });
+    },
+    getRecord(id) {
+      const row = q.recordById.get(id);
+      if (row === undefined) throw new NotFoundError(`Cannot find record ${id}`);
+      return toRecord(row);
     },
     listRecords(zoneName) {
       return q.recordsOfZone.all(zoneRow(zoneName).id).map(toRecord);
@@ -409,6 +535,64 @@ export function openZoneStore(path: string): ZoneStore {
       } finally {
         db.exec("COMMIT");
       }
+    },
+    replaceZone(soa, records, primary, options = {}) {
+      // What the primary legitimately serves but MCNS cannot store is
+      // adapted or left out, never a reason to refuse the whole copy
+      // (ARCHITECTURE.md §11): TTLs above MAX_TTL are clamped, an RNAME
+      // MCNS cannot encode (an escaped dot) becomes hostmaster.<zone>, and
+      // each record that fails validation (out of zone, null MX/SRV target,
+      // a CAA value with a quote, TXT over 4000 characters, a CNAME
+      // conflict) is skipped and reported to `onSkip`.
+      const { at = Date.now(), onSkip } = options;
+      const name = normalizeName(soa.name, "zone");
+      let rname: string;
+      try {
+        rname = normalizeName(soa.rname, "SOA rname");
+      } catch {
+        rname = `hostmaster.${name}`;
+      }
+      const z = [
+        normalizeName(soa.mname, "SOA mname"),
+        rname,
+        uint32(soa.serial, "serial"),
+        uint32(soa.refresh, "refresh"),
+        uint32(soa.retry, "retry"),
+        uint32(soa.expire, "expire"),
+        uint32(soa.minimum, "minimum"),
+        checkTtl(Math.min(soa.ttl, MAX_TTL)),
+      ] as const;
+      return transaction(db, () => {
+        if (q.zoneByName.get(name) === undefined) {
+          q.insertZone.run(name, ...z);
+        }
+        const zone = zoneRow(name);
+        q.replaceSoa.run(...z, primary, at, zone.id);
+        q.deleteRecordsOfZone.run(zone.id);
+        for (const r of records) {
+          try {
+            // Absolute owner (a trailing dot), so a name outside the zone is refused.
+            const c = checkRecord(
+              zone,
+              { ...r, name: `${r.name}.`, ttl: Math.min(r.ttl, MAX_TTL) },
+              -1,
+            );
+            q.insertRecord.run(zone.id, c.name, c.type, c.ttl, c.value);
+          } catch (e) {
+            if (!(e instanceof RecordValidationError || e instanceof ConflictError)) throw e;
+            onSkip?.(r, e.message);
+          }
+        }
+        const { id: _id, ...out } = zoneRow(name);
+        return out;
+      });
+    },
+    markRefreshed(zoneName, at) {
+      q.markRefreshed.run(at, normalizeName(zoneName, "zone"));
+    },
+    lastRefresh(zoneName) {
+      const row = q.lastRefresh.get(normalizeName(zoneName, "zone"));
+      return row?.last_refresh == null ? undefined : Number(row.last_refresh);
     },
     seed(domain) {
       const d = normalizeName(domain, "domain");
