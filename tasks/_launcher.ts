@@ -211,6 +211,23 @@ function dotted(config: unknown, key: string): string | string[] | undefined {
   return values.flat().filter((v) => v !== undefined && v !== null && v !== "").map(String);
 }
 
+/**
+ * `udp_source:<key>`: the wildcard port-0 binds (`0.0.0.0:0`, `[::]:0`) a UDP
+ * client socket needs to send from a random source port to the `host:port`
+ * addresses in `<key>`, one per address family used; nothing when the list
+ * is empty, so the grant exists only while the feature is configured.
+ *
+ * @param value The resolved `<key>`.
+ * @returns The binds to grant.
+ */
+export function udpSourceBinds(value: string | string[] | undefined): string[] {
+  const addrs = (Array.isArray(value) ? value : value === undefined ? [] : [value])
+    .filter((v) => v !== "");
+  const binds = new Set<string>();
+  for (const a of addrs) binds.add(a.startsWith("[") ? "[::]:0" : "0.0.0.0:0");
+  return [...binds];
+}
+
 /** Options for {@linkcode planService}. */
 export interface PlanOptions {
   /** Extra `deno run` flags (before permissions), e.g. `--no-check`. */
@@ -260,6 +277,7 @@ export async function planService(
     };
   }
   const permissions = resolveManifest(member.manifest, subcommand, (key) => {
+    if (key.startsWith("udp_source:")) return udpSourceBinds(lookup(key.slice(11)));
     // `dirname:<key>` is the directory holding `<key>`'s path (restore
     // writes a sibling directory and renames it into place).
     const parent = key.startsWith("dirname:");

@@ -3,7 +3,12 @@
  * service parses, or refuses them.
  */
 import assert from "node:assert/strict";
-import { flagValue, NO_REMOTE_CODE_FLAGS, planService } from "../tasks/_launcher.ts";
+import {
+  flagValue,
+  NO_REMOTE_CODE_FLAGS,
+  planService,
+  udpSourceBinds,
+} from "../tasks/_launcher.ts";
 import { isHelpRequest } from "../tasks/service.ts";
 import { makeFixtureDir } from "./fixture/_testing.ts";
 
@@ -110,4 +115,11 @@ backend_hosts = ["10.0.0.3"]
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("udp_source: grants a port-0 bind per address family only while the list is set", () => {
+  assert.deepEqual(udpSourceBinds(undefined), []);
+  assert.deepEqual(udpSourceBinds([]), []);
+  assert.deepEqual(udpSourceBinds(["127.0.0.1:53", "10.0.0.1:53"]), ["0.0.0.0:0"]);
+  assert.deepEqual(udpSourceBinds(["[::1]:53", "127.0.0.1:53"]), ["[::]:0", "0.0.0.0:0"]);
 });

@@ -229,12 +229,11 @@ Deno.test("mcns sandbox denies what its manifest does not declare", async () => 
     assert.ok(
       !plan.flags.some((f) => /^(-A|--allow-all|--allow-ffi|--allow-run|--allow-sys)/.test(f)),
     );
-    // DNS, UDP replies to [dns] clients, an ephemeral source port for
-    // forwarded queries (0.0.0.0:0: binding port 0 only), the record API's
-    // HTTPS, MCIAS.
+    // DNS, UDP replies to [dns] clients, the record API's HTTPS, MCIAS; no
+    // port-0 bind: this config forwards to no upstream.
     assert.ok(
       plan.flags.includes(
-        `--allow-net=127.0.0.1:${dir.dnsPort},127.0.0.1,0.0.0.0:0,127.0.0.1:${dir.httpsPort},localhost:9`,
+        `--allow-net=127.0.0.1:${dir.dnsPort},127.0.0.1,127.0.0.1:${dir.httpsPort},localhost:9`,
       ),
       plan.flags.join(" "),
     );
